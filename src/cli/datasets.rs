@@ -1,0 +1,76 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::Error;
+use crate::dataset::{bfcl, fetch, write_cases};
+
+#[derive(Debug, Subcommand)]
+pub enum DatasetsCommand {
+    /// Convert an external eval set into fgbench's canonical JSONL.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Download and import an eval set into the cache (does nothing when already there).
+    #[command(subcommand)]
+    Fetch(FetchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// BFCL v4 files as the bfcl-eval wheel ships them.
+    Bfcl(ImportBfclArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportBfclArgs {
+    /// Folder with BFCL_v4_*.json (and possible_answer/), or an unpacked wheel root.
+    #[arg(long)]
+    pub from: PathBuf,
+    /// Output file (canonical JSONL), written atomically.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Categories to import (default: all supported single-turn categories).
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum FetchCommand {
+    /// pip-download the pinned bfcl-eval wheel and import its data.
+    Bfcl(FetchBfclArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct FetchBfclArgs {
+    /// Cache folder (default: $FGBENCH_CACHE or ~/.cache/fgbench).
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+pub fn run(c: DatasetsCommand) -> Result<i32, Error> {
+    match c {
+        DatasetsCommand::Import(ImportCommand::Bfcl(a)) => {
+            let cases = bfcl::import(&a.from, &a.categories)?;
+            write_cases(&a.out, &cases).map_err(|source| Error::Write { path: a.out.clone(), source })?;
+            let mut per_cat = std::collections::BTreeMap::<&str, usize>::new();
+            for c in &cases {
+                *per_cat.entry(c.category.as_str()).or_default() += 1;
+            }
+            for (cat, n) in per_cat {
+                eprintln!("{cat:>24}  {n:>5}");
+            }
+            eprintln!("imported {} cases into {}", cases.len(), a.out.display());
+            Ok(0)
+        }
+        DatasetsCommand::Fetch(FetchCommand::Bfcl(a)) => {
+            let cache = a.cache.unwrap_or_else(fetch::cache_root);
+            let f = fetch::fetch_bfcl(&cache)?;
+            let what = if f.already_there { "already there" } else { "fetched" };
+            eprintln!("BFCL v4 ({}): {what}: {} cases", fetch::BFCL_EVAL_VERSION, f.cases);
+            eprintln!("wheel: {}", f.wheel.display());
+            eprintln!("data: {}", f.data_dir.display());
+            println!("{}", f.dataset.display());
+            Ok(0)
+        }
+    }
+}

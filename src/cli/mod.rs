@@ -1,0 +1,36 @@
+//! Command-line interface: clap definitions, one file per subcommand.
+
+mod datasets;
+mod render;
+mod score;
+
+use clap::{Parser, Subcommand};
+
+use crate::Error;
+
+#[derive(Debug, Parser)]
+#[command(name = "fgbench", version, about = "Benchmark and evaluation harness for FunctionGemma checkpoints")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the exact prompt the model sees for one case.
+    Render(render::RenderArgs),
+    /// Score predictions (raw model outputs) against a dataset with BFCL's AST rules.
+    Score(score::ScoreArgs),
+    /// Obtain, import and inspect eval sets.
+    #[command(subcommand)]
+    Datasets(datasets::DatasetsCommand),
+}
+
+/// Runs a parsed command line; returns the process exit code.
+pub fn run(cli: Cli) -> Result<i32, Error> {
+    match cli.command {
+        Command::Render(a) => render::run(a),
+        Command::Score(a) => score::run(a),
+        Command::Datasets(c) => datasets::run(c),
+    }
+}

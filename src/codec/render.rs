@@ -1,0 +1,287 @@
+//! Prompt rendering in the official FunctionGemma format (Google's chat template).
+//!
+//! Every whitespace and ordering choice of the format is made in this file:
+//! - `<bos>`, then a developer turn: the system/developer text (default: the trigger
+//!   sentence), immediately followed by one `<start_function_declaration>` block per tool;
+//! - schema keys in alphabetical order (description, enum, items, parameters, properties,
+//!   required, type); type names upper-cased, BFCL's Python names mapped to JSON schema;
+//! - as in the template, only description/enum/items/properties/required/type are rendered:
+//!   `default`, `nullable` and other keywords are dropped, and a property named like a
+//!   schema keyword (`description`, `type`, `properties`, `required`, `nullable`) is skipped;
+//! - no spaces after commas or colons; strings inside `<escape>` verbatim (no quoting);
+//! - user turns trimmed; a tool call, its responses and the model's following text share
+//!   one model turn; the prompt ends with `<start_of_turn>model\n` unless it ends inside a
+//!   model turn after a tool response (then the model continues that turn).
+
+use std::fmt::Write;
+
+use super::tokens::*;
+use super::value::{Value, py_float_repr};
+use crate::dataset::case::{Message, Role, ToolCall, tool_function};
+
+/// Property names the template treats as schema keywords and never declares.
+const SKIPPED_PROPERTY_NAMES: [&str; 5] = ["description", "type", "properties", "required", "nullable"];
+
+/// The full prompt for a conversation with tools, ready for raw completion.
+pub fn render_prompt(messages: &[Message], tools: &[serde_json::Value]) -> String {
+    let mut out = String::from(BOS);
+    let (system, rest) = match messages.first() {
+        Some(m) if matches!(m.role, Role::System | Role::Developer) => (Some(m.content.trim()), &messages[1..]),
+        _ => (None, messages),
+    };
+    if system.is_some() || !tools.is_empty() {
+        out.push_str(START_TURN);
+        out.push_str("developer\n");
+        out.push_str(system.unwrap_or(TRIGGER));
+        for tool in tools {
+            out.push_str(START_DECL);
+            out.push_str(&render_declaration(tool));
+            out.push_str(END_DECL);
+        }
+        out.push_str(END_TURN);
+        out.push('\n');
+    }
+    let mut in_model_turn = false;
+    for (i, m) in rest.iter().enumerate() {
+        let next_is_tool = rest.get(i + 1).is_some_and(|n| n.role == Role::Tool);
+        match m.role {
+            Role::Tool => {
+                if !in_model_turn {
+                    open_turn(&mut out, "model");
+                    in_model_turn = true;
+                }
+                render_tool_response(&mut out, m);
+                if !next_is_tool && rest.get(i + 1).is_some_and(|n| n.role != Role::Assistant) {
+                    close_turn(&mut out);
+                    in_model_turn = false;
+                }
+            }
+            Role::Assistant => {
+                if !in_model_turn {
+                    open_turn(&mut out, "model");
+                }
+                out.push_str(m.content.trim());
+                for call in &m.tool_calls {
+                    out.push_str(&render_tool_call(call));
+                }
+                if next_is_tool {
+                    in_model_turn = true;
+                } else {
+                    close_turn(&mut out);
+                    in_model_turn = false;
+                }
+            }
+            Role::User | Role::System | Role::Developer => {
+                if in_model_turn {
+                    close_turn(&mut out);
+                    in_model_turn = false;
+                }
+                let role = if m.role == Role::User { "user" } else { "developer" };
+                open_turn(&mut out, role);
+                out.push_str(m.content.trim());
+                close_turn(&mut out);
+            }
+        }
+    }
+    if !in_model_turn {
+        open_turn(&mut out, "model");
+    }
+    out
+}
+
+fn open_turn(out: &mut String, role: &str) {
+    out.push_str(START_TURN);
+    out.push_str(role);
+    out.push('\n');
+}
+
+fn close_turn(out: &mut String) {
+    out.push_str(END_TURN);
+    out.push('\n');
+}
+
+fn escaped(s: &str) -> String {
+    format!("{ESCAPE}{s}{ESCAPE}")
+}
+
+/// JSON-schema type name, upper-cased; BFCL's Python type names mapped to their JSON kin.
+pub fn official_type_name(t: &str) -> String {
+    match t {
+        "dict" => "OBJECT".into(),
+        "float" => "NUMBER".into(),
+        "tuple" => "ARRAY".into(),
+        "any" => "STRING".into(),
+        "bool" => "BOOLEAN".into(),
+        "int" => "INTEGER".into(),
+        "str" => "STRING".into(),
+        "list" => "ARRAY".into(),
+        other => other.to_uppercase(),
+    }
+}
+
+fn schema_type(schema: &serde_json::Value) -> String {
+    schema.get("type").and_then(|t| t.as_str()).map(official_type_name).unwrap_or_default()
+}
+
+/// `declaration:NAME{description:...,parameters:{properties:{...},required:[...],type:...}}`
+pub fn render_declaration(tool: &serde_json::Value) -> String {
+    let f = tool_function(tool);
+    let name = f.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+    let description = f.get("description").and_then(|v| v.as_str()).unwrap_or_default();
+    let mut out = format!("{DECLARATION_PREFIX}{name}{{description:{}", escaped(description));
+    if let Some(params) = f.get("parameters").filter(|p| p.as_object().is_some_and(|o| !o.is_empty())) {
+        let mut parts = Vec::new();
+        if let Some(props) = params.get("properties").filter(|p| p.as_object().is_some_and(|o| !o.is_empty())) {
+            parts.push(format!("properties:{{{}}}", render_properties(props)));
+        }
+        if let Some(req) = required_list(params) {
+            parts.push(req);
+        }
+        if params.get("type").and_then(|t| t.as_str()).is_some() {
+            parts.push(format!("type:{}", escaped(&schema_type(params))));
+        }
+        let _ = write!(out, ",parameters:{{{}}}", parts.join(","));
+    }
+    out.push('}');
+    out
+}
+
+fn required_list(schema: &serde_json::Value) -> Option<String> {
+    let req = schema.get("required")?.as_array().filter(|r| !r.is_empty())?;
+    let items: Vec<String> = req.iter().map(|r| escaped(&json_text(r))).collect();
+    Some(format!("required:[{}]", items.join(",")))
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => Value::from_json(other).py_str(),
+    }
+}
+
+/// The properties of an object schema, sorted by name.
+fn render_properties(props: &serde_json::Value) -> String {
+    let Some(map) = props.as_object() else { return String::new() };
+    let mut names: Vec<&String> = map.keys().collect();
+    names.sort();
+    names
+        .into_iter()
+        .filter(|n| !SKIPPED_PROPERTY_NAMES.contains(&n.as_str()))
+        .map(|n| render_property(n, &map[n]))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+fn render_property(name: &str, schema: &serde_json::Value) -> String {
+    let description = schema.get("description").and_then(|d| d.as_str()).unwrap_or_default();
+    let ty = schema_type(schema);
+    let mut out = format!("{name}:{{description:{}", escaped(description));
+    match ty.as_str() {
+        "STRING" => {
+            if let Some(e) = schema.get("enum").filter(|e| !e.is_null()) {
+                let _ = write!(out, ",enum:{}", render_schema_value(e));
+            }
+        }
+        "OBJECT" => {
+            let props = schema.get("properties").map(render_properties).unwrap_or_default();
+            let _ = write!(out, ",properties:{{{props}}}");
+            if let Some(req) = required_list(schema) {
+                let _ = write!(out, ",{req}");
+            }
+        }
+        "ARRAY" => {
+            if let Some(items) = schema.get("items").and_then(|i| i.as_object()).filter(|i| !i.is_empty()) {
+                let mut keys: Vec<&String> = items.keys().collect();
+                keys.sort();
+                let parts: Vec<String> = keys
+                    .into_iter()
+                    .filter(|k| !items[*k].is_null())
+                    .map(|k| {
+                        let v = &items[k];
+                        match k.as_str() {
+                            "properties" if v.is_object() => format!("properties:{{{}}}", render_properties(v)),
+                            "required" => required_list(&serde_json::json!({"required": v})).unwrap_or_else(|| "required:[]".into()),
+                            "type" => match v {
+                                serde_json::Value::String(t) => format!("type:{}", escaped(&official_type_name(t))),
+                                other => format!("type:{}", render_type_list(other)),
+                            },
+                            _ => format!("{k}:{}", render_schema_value(v)),
+                        }
+                    })
+                    .collect();
+                let _ = write!(out, ",items:{{{}}}", parts.join(","));
+            }
+        }
+        _ => {}
+    }
+    let _ = write!(out, ",type:{}}}", escaped(&ty));
+    out
+}
+
+fn render_type_list(v: &serde_json::Value) -> String {
+    let items: Vec<String> = v.as_array().into_iter().flatten().map(|t| escaped(&official_type_name(&json_text(t)))).collect();
+    format!("[{}]", items.join(","))
+}
+
+/// A schema value (enum lists, nested `items` keywords): the template escapes dict keys here.
+fn render_schema_value(v: &serde_json::Value) -> String {
+    format_value(&Value::from_json(v), true)
+}
+
+/// A call argument value: strings escaped, dict keys bare and sorted.
+pub fn render_value(v: &Value) -> String {
+    format_value(v, false)
+}
+
+fn format_value(v: &Value, escape_keys: bool) -> String {
+    match v {
+        Value::Null => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => py_float_repr(*f),
+        Value::Str(s) => escaped(s),
+        Value::List(items) => {
+            let parts: Vec<String> = items.iter().map(|i| format_value(i, escape_keys)).collect();
+            format!("[{}]", parts.join(","))
+        }
+        Value::Dict(d) => {
+            let mut keys: Vec<&String> = d.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .map(|k| {
+                    let key = if escape_keys { escaped(k) } else { k.clone() };
+                    format!("{key}:{}", format_value(&d[k], escape_keys))
+                })
+                .collect();
+            format!("{{{}}}", parts.join(","))
+        }
+    }
+}
+
+/// One call block as the model should write it.
+pub fn render_call(call: &super::Call) -> String {
+    format!("{START_CALL}{CALL_PREFIX}{}{}{END_CALL}", call.name, render_value(&Value::Dict(call.args.clone())))
+}
+
+fn render_tool_call(call: &ToolCall) -> String {
+    let args = match &call.function.arguments {
+        serde_json::Value::String(s) => serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.clone())),
+        other => other.clone(),
+    };
+    let body = match Value::from_json(&args) {
+        d @ Value::Dict(_) => render_value(&d),
+        Value::Null => "{}".into(),
+        other => format!("{{value:{}}}", render_value(&Value::Str(other.py_str()))),
+    };
+    format!("{START_CALL}{CALL_PREFIX}{}{body}{END_CALL}", call.function.name)
+}
+
+fn render_tool_response(out: &mut String, m: &Message) {
+    let name = m.name.as_deref().unwrap_or("unknown_tool");
+    let body = match serde_json::from_str::<serde_json::Value>(&m.content) {
+        Ok(v @ serde_json::Value::Object(_)) => render_value(&Value::from_json(&v)),
+        _ => format!("{{value:{}}}", escaped(&m.content)),
+    };
+    let _ = write!(out, "{START_RESPONSE}{RESPONSE_PREFIX}{name}{body}{END_RESPONSE}");
+}

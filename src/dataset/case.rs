@@ -1,0 +1,118 @@
+//! The canonical case format (`fgbench.case/1`): one JSON object per line.
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::codec::Value;
+
+pub const CASE_SCHEMA: &str = "fgbench.case/1";
+
+/// How a case is checked; BFCL picks the checker from its category name, we store it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckKind {
+    /// Exactly one call, against the first tool.
+    Simple,
+    /// Exactly one call, against the expected function among several tools.
+    Multiple,
+    /// Several calls, matched to the expected ones in any order.
+    Parallel,
+    /// Any output without a call is right.
+    Irrelevance,
+    /// Any output with a call is right.
+    Relevance,
+}
+
+impl CheckKind {
+    /// BFCL's routing: `"parallel" in category`, then `"multiple"`, then simple;
+    /// irrelevance/relevance by name.
+    pub fn from_bfcl_category(category: &str) -> CheckKind {
+        if category.contains("irrelevance") {
+            CheckKind::Irrelevance
+        } else if category.contains("relevance") {
+            CheckKind::Relevance
+        } else if category.contains("parallel") {
+            CheckKind::Parallel
+        } else if category.contains("multiple") {
+            CheckKind::Multiple
+        } else {
+            CheckKind::Simple
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    Developer,
+    User,
+    Assistant,
+    Tool,
+}
+
+/// A call the assistant made earlier in the conversation (OpenAI shape, as BFCL stores it).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    pub function: ToolCallFunction,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ToolCallFunction {
+    pub name: String,
+    /// An object, or a JSON string holding one.
+    #[serde(default)]
+    pub arguments: serde_json::Value,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub role: Role,
+    #[serde(default)]
+    pub content: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// The tool's name, on `tool` messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+/// One expected call in BFCL's shape: `{function: {param: [accepted values]}}`; a value list
+/// containing `""` means the parameter may be left out.
+pub type ExpectedCall = IndexMap<String, IndexMap<String, Vec<Value>>>;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub schema: String,
+    pub id: String,
+    pub category: String,
+    pub kind: CheckKind,
+    pub messages: Vec<Message>,
+    /// JSON-schema tool declarations, as BFCL gives them (`name`, `description`, `parameters`).
+    pub tools: Vec<serde_json::Value>,
+    /// The accepted answers; empty for irrelevance/relevance.
+    #[serde(default)]
+    pub answers: Vec<ExpectedCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+}
+
+impl Case {
+    /// The tool declaration with this name.
+    pub fn tool(&self, name: &str) -> Option<&serde_json::Value> {
+        self.tools.iter().find(|t| tool_name(t) == Some(name))
+    }
+}
+
+/// A tool's `name`, looking through an OpenAI-style `{"type":"function","function":{...}}` wrapper.
+pub fn tool_name(tool: &serde_json::Value) -> Option<&str> {
+    tool_function(tool).get("name").and_then(|n| n.as_str())
+}
+
+/// The function object of a tool declaration, unwrapping `{"function": {...}}`.
+pub fn tool_function(tool: &serde_json::Value) -> &serde_json::Value {
+    match tool.get("function") {
+        Some(f) if f.is_object() => f,
+        _ => tool,
+    }
+}

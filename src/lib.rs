@@ -1,0 +1,17 @@
+//! fgbench: a benchmark and evaluation harness for FunctionGemma and its fine-tuned checkpoints.
+//!
+//! The flow is one-way and every stage writes a file: dataset -> render (codec) -> engine ->
+//! parse (codec) -> score (BFCL rules) -> records -> summary. Everything after the engine is
+//! a pure function of files.
+
+pub mod cli;
+pub mod codec;
+pub mod dataset;
+pub mod error;
+pub mod fsutil;
+pub mod records;
+pub mod score;
+pub mod stats;
+pub mod summary;
+
+pub use error::Error;

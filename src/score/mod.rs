@@ -1,0 +1,102 @@
+//! Scoring: BFCL's AST rules on the calls BFCL's decoder sees, plus format diagnostics.
+
+pub mod checker;
+pub mod types;
+pub mod values;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::{self, Call, bfcl_decode};
+use crate::dataset::{Case, CheckKind};
+
+/// The error type fgbench adds for output the strict parser rejects.
+pub const PARSE_ERROR: &str = "parse_error";
+
+/// One checker's answer: valid, or an error type (BFCL's strings) and message.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Check {
+    pub valid: bool,
+    pub error_type: Option<String>,
+    pub error: Option<String>,
+}
+
+impl Check {
+    pub fn pass() -> Check {
+        Check { valid: true, error_type: None, error: None }
+    }
+
+    pub fn fail(error_type: &str, error: String) -> Check {
+        Check { valid: false, error_type: Some(error_type.into()), error: Some(error) }
+    }
+}
+
+/// Scoring settings that change verdicts (recorded with the results).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScoreOptions {
+    /// BFCL's `underscore_to_dot` model flag: compare dotted names as `a_b`. False for
+    /// FunctionGemma, whose format allows dots in names.
+    #[serde(default)]
+    pub underscore_to_dot: bool,
+}
+
+/// The shape of an output, independent of whether it is right.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputShape {
+    /// One or more well-formed calls.
+    Calls,
+    /// No call and no text.
+    Empty,
+    /// Text only: prose instead of a call.
+    Prose,
+    /// Something the strict parser rejects.
+    Malformed,
+}
+
+/// The verdict on one output, with what the scorer saw.
+#[derive(Clone, Debug)]
+pub struct Scored {
+    pub check: Check,
+    /// The calls BFCL's decoder sees (what the verdict is about).
+    pub calls: Vec<Call>,
+    pub shape: OutputShape,
+    /// The strict parser's complaint, with its byte offset.
+    pub parse_error: Option<String>,
+}
+
+/// Scores a raw completion against a case: decode as BFCL does, check with BFCL's rules,
+/// and report malformed output as `parse_error` when it is also wrong.
+pub fn score_output(case: &Case, output: &str, opts: &ScoreOptions) -> Scored {
+    let calls = bfcl_decode::decode(output);
+    let strict = codec::parse(output);
+    let mut check = check_calls(case, &calls, opts);
+    let (shape, parse_error) = match &strict {
+        Ok(p) if !p.calls.is_empty() => (OutputShape::Calls, None),
+        Ok(p) if p.text_before.trim().is_empty() => (OutputShape::Empty, None),
+        Ok(_) => (OutputShape::Prose, None),
+        Err(e) => (OutputShape::Malformed, Some(e.to_string())),
+    };
+    if !check.valid && shape == OutputShape::Malformed {
+        check.error_type = Some(PARSE_ERROR.into());
+    }
+    Scored { check, calls, shape, parse_error }
+}
+
+/// BFCL's verdict for decoded calls, routed by the case's kind.
+pub fn check_calls(case: &Case, calls: &[Call], opts: &ScoreOptions) -> Check {
+    match case.kind {
+        CheckKind::Irrelevance if calls.is_empty() => Check::pass(),
+        CheckKind::Irrelevance => Check::fail(
+            "irrelevance_error:decoder_success",
+            "Valid syntax. Successfully decode AST when it should not.".into(),
+        ),
+        CheckKind::Relevance if calls.is_empty() => Check::fail(
+            "relevance_error:decoder_failed",
+            "Invalid syntax. Failed to decode AST when it should have.".into(),
+        ),
+        CheckKind::Relevance => Check::pass(),
+        CheckKind::Simple => checker::simple(&case.tools, calls, &case.answers, opts),
+        CheckKind::Multiple => checker::multiple(&case.tools, calls, &case.answers, opts),
+        CheckKind::Parallel => checker::parallel(&case.tools, calls, &case.answers, opts),
+    }
+}

@@ -1,0 +1,189 @@
+//! Summaries of scored results: accuracy per category with confidence intervals, format
+//! health and error-type counts. A pure function of result records.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{Case, CheckKind};
+use crate::records::ResultRecord;
+use crate::score::{OutputShape, PARSE_ERROR};
+use crate::stats::{Z95, wilson};
+
+pub const SUMMARY_SCHEMA: &str = "fgbench.summary/1";
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Accuracy {
+    pub n: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    /// 95% Wilson interval.
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+impl Accuracy {
+    pub fn new(correct: usize, n: usize) -> Accuracy {
+        let (ci_low, ci_high) = wilson(correct, n, Z95);
+        let accuracy = if n == 0 { 0.0 } else { correct as f64 / n as f64 };
+        Accuracy { n, correct, accuracy, ci_low, ci_high }
+    }
+}
+
+/// How outputs were shaped, whatever their verdict.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FormatHealth {
+    pub calls: usize,
+    pub empty: usize,
+    pub prose: usize,
+    pub malformed: usize,
+    /// Share of outputs the strict parser rejects.
+    pub parse_error_rate: f64,
+    /// Share of outputs that are prose where a call was expected.
+    pub prose_instead_of_call_rate: f64,
+    /// No call on an irrelevance case (right).
+    pub correct_abstentions: usize,
+    /// No call where a call was expected (wrong).
+    pub wrong_abstentions: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub schema: String,
+    pub total_cases: usize,
+    pub scored: usize,
+    pub missing: Vec<String>,
+    pub overall: Accuracy,
+    pub categories: BTreeMap<String, Accuracy>,
+    pub format: FormatHealth,
+    pub error_types: BTreeMap<String, usize>,
+}
+
+/// Summarises results against the cases they were scored on (`cases` gives the kinds and
+/// tells which cases have no result).
+pub fn summarize(cases: &[Case], results: &[ResultRecord]) -> Summary {
+    let by_id: std::collections::HashMap<&str, &ResultRecord> = results.iter().map(|r| (r.id.as_str(), r)).collect();
+    let mut s = Summary { schema: SUMMARY_SCHEMA.into(), total_cases: cases.len(), ..Default::default() };
+    let mut cat_counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    let (mut correct, mut expected_call) = (0, 0);
+    for case in cases {
+        let Some(r) = by_id.get(case.id.as_str()) else {
+            s.missing.push(case.id.clone());
+            continue;
+        };
+        s.scored += 1;
+        let entry = cat_counts.entry(case.category.clone()).or_default();
+        entry.1 += 1;
+        if r.valid {
+            entry.0 += 1;
+            correct += 1;
+        } else if let Some(t) = &r.error_type {
+            *s.error_types.entry(t.clone()).or_default() += 1;
+        }
+        let wants_call = !matches!(case.kind, CheckKind::Irrelevance);
+        if wants_call {
+            expected_call += 1;
+        }
+        match r.shape {
+            OutputShape::Calls => s.format.calls += 1,
+            OutputShape::Empty => s.format.empty += 1,
+            OutputShape::Prose => {
+                s.format.prose += 1;
+                if wants_call {
+                    s.format.prose_instead_of_call_rate += 1.0;
+                }
+            }
+            OutputShape::Malformed => s.format.malformed += 1,
+        }
+        if r.calls.is_empty() {
+            if wants_call {
+                s.format.wrong_abstentions += 1;
+            } else {
+                s.format.correct_abstentions += 1;
+            }
+        }
+    }
+    s.overall = Accuracy::new(correct, s.scored);
+    s.categories = cat_counts.into_iter().map(|(k, (c, n))| (k, Accuracy::new(c, n))).collect();
+    s.format.parse_error_rate = ratio(s.format.malformed, s.scored);
+    s.format.prose_instead_of_call_rate = ratio(s.format.prose_instead_of_call_rate as usize, expected_call);
+    s
+}
+
+fn ratio(k: usize, n: usize) -> f64 {
+    if n == 0 { 0.0 } else { k as f64 / n as f64 }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.1}%", 100.0 * x)
+}
+
+/// A terminal table of the summary.
+pub fn render_table(s: &Summary) -> String {
+    let mut out = String::new();
+    let width = s.categories.keys().map(|k| k.len()).max().unwrap_or(8).max(8);
+    out.push_str(&format!("{:<width$}  {:>5}  {:>7}  {:>9}  {}\n", "category", "n", "correct", "accuracy", "95% CI"));
+    let mut row = |name: &str, a: &Accuracy| {
+        out.push_str(&format!(
+            "{:<width$}  {:>5}  {:>7}  {:>9}  [{}, {}]\n",
+            name,
+            a.n,
+            a.correct,
+            pct(a.accuracy),
+            pct(a.ci_low),
+            pct(a.ci_high)
+        ));
+    };
+    for (name, a) in &s.categories {
+        row(name, a);
+    }
+    row("overall", &s.overall);
+    let f = &s.format;
+    out.push_str(&format!(
+        "\nformat: {} with calls, {} prose, {} empty, {} malformed (parse-error rate {}; prose instead of a call {})\n",
+        f.calls,
+        f.prose,
+        f.empty,
+        f.malformed,
+        pct(f.parse_error_rate),
+        pct(f.prose_instead_of_call_rate)
+    ));
+    out.push_str(&format!(
+        "abstentions: {} correct (irrelevance), {} wrong (a call was expected)\n",
+        f.correct_abstentions, f.wrong_abstentions
+    ));
+    if !s.error_types.is_empty() {
+        out.push_str("errors:\n");
+        let mut types: Vec<_> = s.error_types.iter().collect();
+        types.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        for (t, n) in types {
+            let marker = if t == PARSE_ERROR { " (malformed output)" } else { "" };
+            out.push_str(&format!("  {n:>5}  {t}{marker}\n"));
+        }
+    }
+    if !s.missing.is_empty() {
+        let shown: Vec<&str> = s.missing.iter().take(10).map(String::as_str).collect();
+        let more = if s.missing.len() > 10 { format!(" and {} more", s.missing.len() - 10) } else { String::new() };
+        out.push_str(&format!("missing: {} cases without a prediction: {}{more}\n", s.missing.len(), shown.join(", ")));
+    }
+    out
+}
+
+/// CSV rows: one per category and an `overall` row.
+pub fn render_csv(s: &Summary) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(["category", "n", "correct", "accuracy", "ci_low", "ci_high"])?;
+    let rows = s.categories.iter().map(|(k, a)| (k.as_str(), a)).chain(std::iter::once(("overall", &s.overall)));
+    for (name, a) in rows {
+        w.write_record([
+            name.to_string(),
+            a.n.to_string(),
+            a.correct.to_string(),
+            format!("{:.6}", a.accuracy),
+            format!("{:.6}", a.ci_low),
+            format!("{:.6}", a.ci_high),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
