@@ -83,7 +83,8 @@ fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, Dataset
     }
     let case: Case = serde_json::from_value(raw).map_err(|e| malformed(e.to_string()))?;
     let invalid = |message: String| DatasetError::Invalid { path: path.into(), line, id: case.id.clone(), message };
-    if case.tools.is_empty() {
+    // An irrelevance case may offer no tool at all (BFCL has such cases); any other needs one.
+    if case.tools.is_empty() && case.kind != CheckKind::Irrelevance {
         return Err(DatasetError::NoTools { path: path.into(), line, id: case.id.clone() });
     }
     if let Some(i) = case.tools.iter().position(|t| case::tool_name(t).is_none()) {

@@ -1,1 +1,6 @@
+//! The one integration-test binary: end-to-end tests through the real `fgbench` binary and
+//! the differential test against BFCL.
+
+mod bfcl_diff;
 mod cli;
+mod support;

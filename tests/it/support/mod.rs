@@ -1,0 +1,2 @@
+#[path = "../../support/mutate.rs"]
+pub mod mutate;
