@@ -11,6 +11,10 @@ use super::parse::Call;
 use super::tokens::{CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
 use super::value::Value;
 
+/// Nesting beyond this stops the argument parser (Python would go on building; no real output
+/// nests this deep, and a deeper tree would overflow the stack of the code that walks it).
+const MAX_NESTING: usize = 256;
+
 /// The calls BFCL's `decode_ast` returns for this output, in order.
 pub fn decode(output: &str) -> Vec<Call> {
     let mut calls = Vec::new();
@@ -78,6 +82,9 @@ impl ArgParser {
             }
             let Some(c) = text[cursor..].chars().next() else { break };
             if "{[:]},".contains(c) {
+                if matches!(c, '{' | '[') && self.stack.len() > MAX_NESTING {
+                    break;
+                }
                 self.commit_buffer();
                 self.structure_char(c);
             } else {

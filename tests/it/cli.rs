@@ -1,1 +1,207 @@
+//! End-to-end tests through the real `fgbench` binary.
 
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn fgbench(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).output().expect("run fgbench")
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn repo_file(rel: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(rel).to_string_lossy().into_owned()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(&p, text).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+const CALL_OK: &str = "<start_function_call>call:convert_units{from_unit:<escape>gal<escape>,to_unit:<escape>l<escape>,value:5}<end_function_call>";
+
+#[test]
+fn render_prints_the_exact_prompt() {
+    let o = fgbench(&["render", "--dataset", &repo_file("datasets/demo.jsonl"), "--id", "demo_multiple_0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = stdout(&o);
+    assert!(p.starts_with("<bos><start_of_turn>developer\nYou are a model that can do function calling with the following functions<start_function_declaration>declaration:set_thermostat{"));
+    assert_eq!(p.matches("<start_function_declaration>").count(), 3);
+    assert!(p.ends_with("<start_of_turn>user\nConvert 5 gallons to litres.<end_of_turn>\n<start_of_turn>model\n"));
+}
+
+#[test]
+fn render_unknown_id_is_a_clear_error() {
+    let o = fgbench(&["render", "--dataset", &repo_file("datasets/demo.jsonl"), "--id", "nope_42"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("no case with id `nope_42`"), "{}", stderr(&o));
+}
+
+#[test]
+fn score_reports_verdicts_problems_and_missing_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "<start_function_call>call:track_parcel{carrier:<escape>dhl<escape>,tracking_number:<escape>JD0146<escape>}<end_function_call>";
+    let preds = write(
+        dir.path(),
+        "p.jsonl",
+        &[
+            format!("{}", serde_json::json!({"id": "demo_multiple_0", "output": CALL_OK, "ttft_ms": 12.5})),
+            format!("{}", serde_json::json!({"id": "demo_multiple_1", "output": wrong})),
+            "{not json".to_string(),
+            format!("{}", serde_json::json!({"id": "no_such_case", "output": ""})),
+            format!("{}", serde_json::json!({"id": "demo_multiple_0", "output": "dup"})),
+            format!("{}", serde_json::json!({"id": "demo_irrelevance_0", "output": "Canberra."})),
+            format!("{}", serde_json::json!({"id": "demo_simple_0", "output": "<start_function_call>call:set_thermostat{room:<escape>x"})),
+        ]
+        .join("\n"),
+    );
+    let results = dir.path().join("results.jsonl");
+    let o = fgbench(&[
+        "score", "--dataset", &repo_file("datasets/demo.jsonl"), "--predictions", &preds,
+        "--out", results.to_str().unwrap(), "--format", "json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("p.jsonl:3: malformed prediction"), "{err}");
+    assert!(err.contains("p.jsonl:4: unknown case id `no_such_case`"), "{err}");
+    assert!(err.contains("p.jsonl:5: duplicate prediction for `demo_multiple_0` (first on line 1)"), "{err}");
+
+    let s: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(s["scored"], 4);
+    assert_eq!(s["total_cases"], 48);
+    assert_eq!(s["missing"].as_array().unwrap().len(), 44);
+    assert_eq!(s["overall"]["correct"], 2);
+    assert_eq!(s["categories"]["multiple"]["correct"], 1);
+    assert_eq!(s["categories"]["irrelevance"]["correct"], 1);
+    assert_eq!(s["error_types"]["value_error:string"], 1);
+    assert_eq!(s["error_types"]["parse_error"], 1);
+    assert_eq!(s["format"]["malformed"], 1);
+    assert_eq!(s["format"]["correct_abstentions"], 1);
+
+    let lines: Vec<serde_json::Value> =
+        std::fs::read_to_string(&results).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 4);
+    assert_eq!(lines[0]["id"], "demo_multiple_0");
+    assert_eq!(lines[0]["valid"], true);
+    assert_eq!(lines[0]["ttft_ms"], 12.5);
+    assert_eq!(lines[0]["calls"][0]["args"]["value"], 5);
+    assert_eq!(lines[1]["error_type"], "value_error:string");
+    let parse_error = lines[3]["parse_error"].as_str().unwrap();
+    assert!(parse_error.starts_with("unterminated call") && parse_error.ends_with("at byte 0"), "{parse_error}");
+
+    let strict = fgbench(&["score", "--dataset", &repo_file("datasets/demo.jsonl"), "--predictions", &preds, "--strict"]);
+    assert_eq!(strict.status.code(), Some(2));
+    assert!(stderr(&strict).contains("--strict: 47 problem(s)"), "{}", stderr(&strict));
+}
+
+#[test]
+fn score_table_and_csv_formats() {
+    let args = ["score", "--dataset", &repo_file("datasets/demo.jsonl"), "--predictions", &repo_file("datasets/demo.predictions.jsonl")];
+    let table = fgbench(&args);
+    assert!(table.status.success());
+    let t = stdout(&table);
+    assert!(t.contains("overall") && t.contains("95% CI") && t.contains("parse-error rate"), "{t}");
+    let csv = fgbench(&[&args[..], &["--format", "csv"]].concat());
+    let c = stdout(&csv);
+    assert!(c.starts_with("category,n,correct,accuracy,ci_low,ci_high\n"), "{c}");
+    assert_eq!(c.lines().count(), 1 + 5 + 1);
+}
+
+#[test]
+fn bad_dataset_lines_name_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(repo_file("datasets/demo.jsonl")).unwrap();
+    let first = good.lines().next().unwrap();
+    let ds = write(dir.path(), "d.jsonl", &format!("{first}\n{{\"schema\": \"fgbench.case/1\", \"id\": 3\n"));
+    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("d.jsonl:2: malformed case"), "{}", stderr(&o));
+
+    let future = first.replace("fgbench.case/1", "fgbench.case/9");
+    let ds = write(dir.path(), "f.jsonl", &future);
+    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
+    assert!(stderr(&o).contains("f.jsonl:1: unsupported case schema `fgbench.case/9`"), "{}", stderr(&o));
+
+    let dup = write(dir.path(), "dup.jsonl", &format!("{first}\n{first}\n"));
+    let o = fgbench(&["render", "--dataset", &dup, "--id", "demo_simple_0"]);
+    assert!(stderr(&o).contains("dup.jsonl:2: duplicate case id `demo_simple_0` (first seen on line 1)"), "{}", stderr(&o));
+
+    let no_tools = first.replacen("\"tools\": [{", "\"tools\": [], \"x\": [{", 1);
+    let ds = write(dir.path(), "nt.jsonl", &no_tools);
+    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
+    assert!(stderr(&o).contains("nt.jsonl:1: case `demo_simple_0` has no tools"), "{}", stderr(&o));
+}
+
+/// A miniature BFCL data folder in the wheel's layout.
+fn bfcl_fixture(dir: &Path) {
+    let entry = |id: &str| {
+        serde_json::json!({"id": id, "question": [[{"role": "user", "content": "Area of a 3 by 4 rectangle?"}]],
+            "function": [{"name": "geo.area", "description": "Area.", "parameters": {"type": "dict",
+            "properties": {"w": {"type": "integer", "description": "Width."}, "h": {"type": "integer", "description": "Height."}},
+            "required": ["w", "h"]}}]})
+        .to_string()
+    };
+    let data = dir.join("bfcl_eval/data");
+    write(&data, "BFCL_v4_simple_python.json", &format!("{}\n{}\n", entry("simple_python_0"), entry("simple_python_1")));
+    write(&data, "possible_answer/BFCL_v4_simple_python.json",
+        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n{\"id\": \"simple_python_1\", \"ground_truth\": [{\"geo.area\": {\"w\": [4], \"h\": [3]}}]}\n");
+    write(&data, "BFCL_v4_irrelevance.json", &format!("{}\n", entry("irrelevance_0")));
+}
+
+#[test]
+fn import_bfcl_writes_canonical_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    bfcl_fixture(dir.path());
+    let out = dir.path().join("bfcl.jsonl");
+    let o = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(),
+        "--categories", "simple_python,irrelevance"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cases: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(cases.len(), 3);
+    assert_eq!(cases[0]["schema"], "fgbench.case/1");
+    assert_eq!(cases[0]["kind"], "simple");
+    assert_eq!(cases[1]["answers"][0]["geo.area"]["w"][0], 4);
+    assert_eq!(cases[2]["kind"], "irrelevance");
+    assert_eq!(cases[2]["answers"].as_array().unwrap().len(), 0);
+
+    let unsupported = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
+        out.to_str().unwrap(), "--categories", "simple_java"]);
+    assert_eq!(unsupported.status.code(), Some(2));
+    assert!(stderr(&unsupported).contains("unsupported BFCL category `simple_java`"));
+
+    let missing = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
+        out.to_str().unwrap(), "--categories", "parallel"]);
+    assert!(stderr(&missing).contains("missing BFCL file") && stderr(&missing).contains("BFCL_v4_parallel.json"));
+}
+
+#[test]
+fn import_bfcl_errors_name_the_fault() {
+    let dir = tempfile::tempdir().unwrap();
+    bfcl_fixture(dir.path());
+    let data = dir.path().join("bfcl_eval/data");
+    let run = || fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
+        dir.path().join("o.jsonl").to_str().unwrap(), "--categories", "simple_python"]);
+
+    std::fs::write(data.join("possible_answer/BFCL_v4_simple_python.json"),
+        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n").unwrap();
+    let o = run();
+    assert!(stderr(&o).contains("BFCL_v4_simple_python.json:2: case `simple_python_1` has no answer"), "{}", stderr(&o));
+
+    std::fs::write(data.join("possible_answer/BFCL_v4_simple_python.json"), "{\"id\": \"simple_python_0\", \n").unwrap();
+    let o = run();
+    assert!(stderr(&o).contains("possible_answer/BFCL_v4_simple_python.json:1: malformed line"), "{}", stderr(&o));
+
+    std::fs::remove_file(data.join("possible_answer/BFCL_v4_simple_python.json")).unwrap();
+    let o = run();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing answer file"), "{}", stderr(&o));
+}

@@ -3,4 +3,6 @@
 
 mod bfcl_diff;
 mod cli;
+mod codec_props;
+mod golden;
 mod support;
