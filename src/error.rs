@@ -5,7 +5,10 @@ use std::path::PathBuf;
 use crate::dataset::DatasetError;
 use crate::dataset::bfcl::ImportError;
 use crate::dataset::fetch::FetchError;
+use crate::engine::EngineError;
+use crate::models::ModelError;
 use crate::records::RecordError;
+use crate::run::RunError;
 
 /// Exit codes: 0 success, 1 a check failed or a runtime failure, 2 bad input or usage.
 pub const EXIT_FAILURE: i32 = 1;
@@ -21,6 +24,14 @@ pub enum Error {
     Fetch(#[from] FetchError),
     #[error(transparent)]
     Records(#[from] RecordError),
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Usage(String),
     #[error("cannot write {path}: {source}")]
     Write { path: PathBuf, source: std::io::Error },
     #[error("--strict: {count} problem(s) in the predictions; the first: {first}")]
@@ -30,7 +41,9 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Fetch(_) | Error::Write { .. } => EXIT_FAILURE,
+            Error::Fetch(_) | Error::Write { .. } | Error::Engine(EngineError::Generate(_)) => EXIT_FAILURE,
+            Error::Run(RunError::Io { .. } | RunError::Engine { .. }) => EXIT_FAILURE,
+            Error::Model(ModelError::Pip(_) | ModelError::Hub { .. } | ModelError::Write { .. }) => EXIT_FAILURE,
             _ => EXIT_BAD_INPUT,
         }
     }

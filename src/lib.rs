@@ -7,9 +7,13 @@
 pub mod cli;
 pub mod codec;
 pub mod dataset;
+pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod models;
+pub mod pip;
 pub mod records;
+pub mod run;
 pub mod score;
 pub mod stats;
 pub mod summary;

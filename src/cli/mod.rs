@@ -1,6 +1,9 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod datasets;
+mod engine_args;
+mod eval;
+mod models;
 mod render;
 mod score;
 
@@ -24,6 +27,11 @@ pub enum Command {
     /// Obtain, import and inspect eval sets.
     #[command(subcommand)]
     Datasets(datasets::DatasetsCommand),
+    /// Run a model over a dataset: render, generate, parse, score; resumable run records.
+    Eval(eval::EvalArgs),
+    /// Obtain, import and inspect models.
+    #[command(subcommand)]
+    Models(models::ModelsCommand),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -32,5 +40,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Render(a) => render::run(a),
         Command::Score(a) => score::run(a),
         Command::Datasets(c) => datasets::run(c),
+        Command::Eval(a) => eval::run(a),
+        Command::Models(c) => models::run(c),
     }
 }

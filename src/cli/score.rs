@@ -4,8 +4,9 @@ use clap::{Args, ValueEnum};
 
 use crate::Error;
 use crate::dataset::Dataset;
-use crate::records::{RESULT_SCHEMA, ResultRecord, read_predictions};
-use crate::score::{ScoreOptions, score_output};
+use crate::records::{ResultRecord, read_predictions};
+use crate::run::result_record;
+use crate::score::ScoreOptions;
 use crate::summary::{render_csv, render_table, summarize};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -43,27 +44,8 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
     }
     let opts = ScoreOptions::default();
     let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = ds.cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    let results: Vec<ResultRecord> = file
-        .predictions
-        .iter()
-        .map(|p| {
-            let case = by_id[p.id.as_str()];
-            let s = score_output(case, &p.output, &opts);
-            ResultRecord {
-                schema: RESULT_SCHEMA.into(),
-                id: p.id.clone(),
-                category: case.category.clone(),
-                valid: s.check.valid,
-                error_type: s.check.error_type,
-                error: s.check.error,
-                parse_error: s.parse_error,
-                shape: s.shape,
-                calls: s.calls,
-                output: p.output.clone(),
-                timings: p.timings.clone(),
-            }
-        })
-        .collect();
+    let results: Vec<ResultRecord> =
+        file.predictions.iter().map(|p| result_record(by_id[p.id.as_str()], p, &opts)).collect();
     if let Some(out) = &a.out {
         let mut text = String::new();
         for r in &results {

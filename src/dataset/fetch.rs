@@ -2,7 +2,6 @@
 //! data folder, import it. Each step is skipped when its output is already there.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::bfcl;
 
@@ -11,12 +10,8 @@ pub const BFCL_EVAL_VERSION: &str = "2026.3.23";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FetchError {
-    #[error("`{cmd}` failed ({status}); is python3 with pip installed and PyPI reachable?\n{stderr}")]
-    Pip { cmd: String, status: String, stderr: String },
-    #[error("cannot run python3 for pip: {0}")]
-    NoPython(std::io::Error),
-    #[error("no bfcl-eval wheel in {0} after pip download")]
-    NoWheel(PathBuf),
+    #[error(transparent)]
+    Pip(#[from] crate::pip::PipError),
     #[error("cannot unpack {path}: {message}")]
     Unzip { path: PathBuf, message: String },
     #[error("{path}: {source}")]
@@ -48,7 +43,8 @@ pub fn fetch_bfcl(cache: &Path) -> Result<Fetched, FetchError> {
     let wheels = cache.join("wheels");
     let unpacked = cache.join(format!("bfcl-eval-{BFCL_EVAL_VERSION}"));
     let dataset = cache.join("datasets").join("bfcl_v4.jsonl");
-    let wheel = find_wheel(&wheels);
+    let prefix = format!("bfcl_eval-{BFCL_EVAL_VERSION}-");
+    let wheel = crate::pip::find_wheel(&wheels, &prefix);
     if let (Some(wheel), true) = (&wheel, dataset.is_file()) {
         let cases = std::fs::read_to_string(&dataset).map(|t| t.lines().count()).unwrap_or(0);
         let data_dir = unpacked.join("bfcl_eval").join("data");
@@ -56,10 +52,7 @@ pub fn fetch_bfcl(cache: &Path) -> Result<Fetched, FetchError> {
     }
     let wheel = match wheel {
         Some(w) => w,
-        None => {
-            pip_download(&wheels)?;
-            find_wheel(&wheels).ok_or_else(|| FetchError::NoWheel(wheels.clone()))?
-        }
+        None => crate::pip::ensure_wheel(&wheels, "bfcl-eval", BFCL_EVAL_VERSION)?,
     };
     if !unpacked.join("bfcl_eval").join("data").is_dir() {
         unzip(&wheel, &unpacked)?;
@@ -68,33 +61,6 @@ pub fn fetch_bfcl(cache: &Path) -> Result<Fetched, FetchError> {
     super::write_cases(&dataset, &cases).map_err(|source| FetchError::Io { path: dataset.clone(), source })?;
     let data_dir = unpacked.join("bfcl_eval").join("data");
     Ok(Fetched { wheel, data_dir, dataset, cases: cases.len(), already_there: false })
-}
-
-fn find_wheel(dir: &Path) -> Option<PathBuf> {
-    let prefix = format!("bfcl_eval-{BFCL_EVAL_VERSION}-");
-    std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .find(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl")))
-}
-
-fn pip_download(dest: &Path) -> Result<(), FetchError> {
-    let spec = format!("bfcl-eval=={BFCL_EVAL_VERSION}");
-    let args = ["-m", "pip", "download", "--no-deps", "--only-binary", ":all:", "-d"];
-    let out = Command::new("python3")
-        .args(args)
-        .arg(dest)
-        .arg(&spec)
-        .output()
-        .map_err(FetchError::NoPython)?;
-    if !out.status.success() {
-        return Err(FetchError::Pip {
-            cmd: format!("python3 -m pip download --no-deps -d {} {spec}", dest.display()),
-            status: out.status.to_string(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        });
-    }
-    Ok(())
 }
 
 /// Unpacks the wheel's `bfcl_eval/data/` folder (all BFCL needs for import) into `dest`.

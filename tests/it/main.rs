@@ -4,5 +4,6 @@
 mod bfcl_diff;
 mod cli;
 mod codec_props;
+mod engine;
 mod golden;
 mod support;

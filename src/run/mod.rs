@@ -1,0 +1,337 @@
+//! `fgbench eval`: render -> generate -> parse -> score, with records appended per case so a
+//! killed run resumes where it stopped.
+
+pub mod manifest;
+pub mod timing;
+
+use std::collections::{HashMap, HashSet};
+use std::io::{BufRead, Seek, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::time::Instant;
+
+use crate::codec::render_prompt;
+use crate::dataset::Case;
+use crate::engine::{Engine, EngineError, GenerationSettings};
+use crate::records::{Prediction, RESULT_SCHEMA, ResultRecord};
+use crate::score::{ScoreOptions, score_output};
+use crate::summary::{Summary, summarize};
+pub use manifest::{Manifest, MANIFEST_SCHEMA};
+pub use timing::RunTiming;
+
+pub const PREDICTIONS: &str = "predictions.jsonl";
+pub const RESULTS: &str = "results.jsonl";
+pub const SUMMARY: &str = "summary.json";
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("run directory {0} already holds predictions; pass --resume to finish it, or choose another --out")]
+    NotEmpty(PathBuf),
+    #[error("cannot resume {path}: the run was made with different settings:\n  {}", diffs.join("\n  "))]
+    Mismatch { path: PathBuf, diffs: Vec<String> },
+    #[error("cannot resume: {0}")]
+    BadManifest(String),
+    #[error("{path}: {source}")]
+    Io { path: PathBuf, source: std::io::Error },
+    #[error("case `{id}`: {source}")]
+    Engine { id: String, source: EngineError },
+    #[error("{path}:{line}: corrupt prediction record: {message}")]
+    Corrupt { path: PathBuf, line: usize, message: String },
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
+    move |source| RunError::Io { path: path.to_path_buf(), source }
+}
+
+/// Reads the predictions already in a run directory. A last line cut off by a kill (no
+/// trailing newline, not valid JSON) is dropped from the file; any other bad line is an error.
+pub fn load_existing(path: &Path) -> Result<Vec<Prediction>, RunError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let bytes = std::fs::read(path).map_err(io(path))?;
+    let complete = bytes.iter().rposition(|&b| b == b'\n').map(|i| i + 1).unwrap_or(0);
+    let mut preds = Vec::new();
+    for (i, line) in bytes[..complete].lines().enumerate() {
+        let line = line.map_err(io(path))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let p: Prediction = serde_json::from_str(&line)
+            .map_err(|e| RunError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() })?;
+        preds.push(p);
+    }
+    if complete < bytes.len() {
+        let tail = &bytes[complete..];
+        match serde_json::from_slice::<Prediction>(tail) {
+            Ok(p) => {
+                // A whole record that only lacks its newline: keep it.
+                preds.push(p);
+                let mut f = std::fs::OpenOptions::new().append(true).open(path).map_err(io(path))?;
+                f.write_all(b"\n").map_err(io(path))?;
+            }
+            Err(_) => {
+                eprintln!("fgbench: dropping a record cut off at the end of {}", path.display());
+                let f = std::fs::OpenOptions::new().write(true).open(path).map_err(io(path))?;
+                f.set_len(complete as u64).map_err(io(path))?;
+            }
+        }
+    }
+    Ok(preds)
+}
+
+/// Prepares `out` for a run: a fresh directory, or (with `resume`) one whose manifest
+/// matches. Returns the predictions already made.
+pub fn prepare(out: &Path, manifest: &Manifest, resume: bool) -> Result<Vec<Prediction>, RunError> {
+    std::fs::create_dir_all(out).map_err(io(out))?;
+    let preds_path = out.join(PREDICTIONS);
+    let manifest_path = out.join(MANIFEST);
+    let has_preds = preds_path.metadata().map(|m| m.len() > 0).unwrap_or(false);
+    if has_preds && !resume {
+        return Err(RunError::NotEmpty(out.to_path_buf()));
+    }
+    let existing = if resume && manifest_path.exists() {
+        let stored = Manifest::read(&manifest_path).map_err(RunError::BadManifest)?;
+        let diffs = manifest.mismatches(&stored);
+        if !diffs.is_empty() {
+            return Err(RunError::Mismatch { path: out.to_path_buf(), diffs });
+        }
+        load_existing(&preds_path)?
+    } else {
+        if has_preds {
+            return Err(RunError::BadManifest(format!("{} has predictions but no manifest.json", out.display())));
+        }
+        Vec::new()
+    };
+    let text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
+    crate::fsutil::write_atomic(&manifest_path, text.as_bytes()).map_err(io(&manifest_path))?;
+    Ok(existing)
+}
+
+/// Progress display: a bar with cases/s and running accuracy on a terminal, nothing when piped.
+struct Progress {
+    bar: indicatif::ProgressBar,
+}
+
+impl Progress {
+    fn new(total: usize, done: usize) -> Progress {
+        let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let b = indicatif::ProgressBar::new(total as u64);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} cases  {per_sec}  eta {eta}  {msg}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        bar.set_position(done as u64);
+        Progress { bar }
+    }
+}
+
+/// What one eval invocation did.
+pub struct EvalOutcome {
+    pub summary: Summary,
+    pub timing: RunTiming,
+    pub generated: usize,
+    pub resumed: usize,
+}
+
+/// Generates every case not yet predicted, appending each prediction as it completes, then
+/// scores all predictions and writes results.jsonl and summary.json.
+pub fn run_eval(
+    engine: &dyn Engine,
+    cases: &[Case],
+    out: &Path,
+    existing: Vec<Prediction>,
+    settings: &GenerationSettings,
+    concurrency: usize,
+    opts: &ScoreOptions,
+) -> Result<EvalOutcome, RunError> {
+    let done: HashSet<String> = existing.iter().map(|p| p.id.clone()).collect();
+    let todo: Vec<&Case> = cases.iter().filter(|c| !done.contains(&c.id)).collect();
+    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let preds_path = out.join(PREDICTIONS);
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&preds_path).map_err(io(&preds_path))?;
+    file.seek(std::io::SeekFrom::End(0)).map_err(io(&preds_path))?;
+
+    let progress = Progress::new(cases.len(), done.len());
+    let next = AtomicUsize::new(0);
+    let busy_ns = AtomicUsize::new(0);
+    let workers = concurrency.max(1).min(todo.len().max(1));
+    let start = Instant::now();
+    let mut new_preds: Vec<Prediction> = Vec::with_capacity(todo.len());
+    let mut correct = existing.iter().filter(|p| by_id.get(p.id.as_str()).is_some_and(|c| score_output(c, &p.output, opts).check.valid)).count();
+    let mut failure: Option<RunError> = None;
+    std::thread::scope(|s| {
+        let (tx, rx) = mpsc::channel::<Result<Prediction, RunError>>();
+        for _ in 0..workers {
+            let tx = tx.clone();
+            let (todo, next, busy_ns) = (&todo, &next, &busy_ns);
+            s.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(case) = todo.get(i) else { break };
+                    let prompt = render_prompt(&case.messages, &case.tools);
+                    let t0 = Instant::now();
+                    let r = engine.generate(&prompt, settings);
+                    busy_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                    let msg = r
+                        .map(|c| Prediction { id: case.id.clone(), output: c.text, timings: c.timings })
+                        .map_err(|source| RunError::Engine { id: case.id.clone(), source });
+                    let stop = msg.is_err();
+                    if tx.send(msg).is_err() || stop {
+                        // Stop handing out work after a failure.
+                        next.store(usize::MAX / 2, Ordering::SeqCst);
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        for msg in rx {
+            match msg {
+                Ok(p) => {
+                    let line = serde_json::to_string(&p).expect("prediction serializes");
+                    if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
+                        failure.get_or_insert(RunError::Io { path: preds_path.clone(), source: e });
+                        next.store(usize::MAX / 2, Ordering::SeqCst);
+                        continue;
+                    }
+                    if score_output(by_id[p.id.as_str()], &p.output, opts).check.valid {
+                        correct += 1;
+                    }
+                    progress.bar.inc(1);
+                    let n = progress.bar.position().max(1);
+                    progress.bar.set_message(format!("accuracy {:.1}%", 100.0 * correct as f64 / n as f64));
+                    new_preds.push(p);
+                }
+                Err(e) => {
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+    });
+    progress.bar.finish_and_clear();
+    let wall_s = start.elapsed().as_secs_f64();
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let engine_busy_s = busy_ns.load(Ordering::Relaxed) as f64 / 1e9 / workers as f64;
+    let load_s = engine.info().load_ms / 1000.0;
+    let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, engine_busy_s);
+    let resumed = existing.len();
+    let mut all = existing;
+    all.extend(new_preds.iter().cloned());
+    let summary = score_and_write(cases, &all, out, opts, Some(&timing))?;
+    Ok(EvalOutcome { summary, timing, generated: new_preds.len(), resumed })
+}
+
+/// Scores predictions of a run and writes results.jsonl and summary.json atomically.
+pub fn score_and_write(
+    cases: &[Case],
+    preds: &[Prediction],
+    out: &Path,
+    opts: &ScoreOptions,
+    timing: Option<&RunTiming>,
+) -> Result<Summary, RunError> {
+    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let results: Vec<ResultRecord> = preds
+        .iter()
+        .filter_map(|p| by_id.get(p.id.as_str()).map(|c| result_record(c, p, opts)))
+        .collect();
+    let mut text = String::new();
+    for r in &results {
+        text.push_str(&serde_json::to_string(r).expect("result serializes"));
+        text.push('\n');
+    }
+    let results_path = out.join(RESULTS);
+    crate::fsutil::write_atomic(&results_path, text.as_bytes()).map_err(io(&results_path))?;
+    let summary = summarize(cases, &results);
+    let mut doc = serde_json::to_value(&summary).expect("summary serializes");
+    if let Some(t) = timing {
+        doc["timing"] = serde_json::to_value(t).expect("timing serializes");
+    }
+    let summary_path = out.join(SUMMARY);
+    crate::fsutil::write_atomic(&summary_path, serde_json::to_string_pretty(&doc).expect("json").as_bytes())
+        .map_err(io(&summary_path))?;
+    Ok(summary)
+}
+
+/// One scored prediction.
+pub fn result_record(case: &Case, p: &Prediction, opts: &ScoreOptions) -> ResultRecord {
+    let s = score_output(case, &p.output, opts);
+    ResultRecord {
+        schema: RESULT_SCHEMA.into(),
+        id: p.id.clone(),
+        category: case.category.clone(),
+        valid: s.check.valid,
+        error_type: s.check.error_type,
+        error: s.check.error,
+        parse_error: s.parse_error,
+        shape: s.shape,
+        calls: s.calls,
+        output: p.output.clone(),
+        timings: p.timings.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::mock::MockEngine;
+
+    fn demo_cases() -> Vec<Case> {
+        crate::dataset::Dataset::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/demo.jsonl"))).unwrap().cases
+    }
+
+    #[test]
+    fn mock_run_records_every_case_and_scores_them() {
+        let cases: Vec<Case> = demo_cases().into_iter().filter(|c| c.category == "irrelevance").collect();
+        // Abstains on every even-numbered case: right on irrelevance; calls on the odd ones.
+        let engine = MockEngine::new(|prompt| {
+            Ok(if prompt.len() % 2 == 0 { "No tool fits.".into() } else { "<start_function_call>call:x{}<end_function_call>".into() })
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_eval(&engine, &cases, dir.path(), Vec::new(), &GenerationSettings::default(), 3, &ScoreOptions::default()).unwrap();
+        assert_eq!(out.generated, cases.len());
+        let preds = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
+        assert_eq!(preds.len(), cases.len());
+        let expected_right = cases.iter().filter(|c| render_prompt(&c.messages, &c.tools).len() % 2 == 0).count();
+        assert_eq!(out.summary.overall.correct, expected_right);
+        assert_eq!(engine.calls.load(Ordering::SeqCst), cases.len());
+        // Resuming with every case done calls the engine no more.
+        let again = run_eval(&engine, &cases, dir.path(), preds, &GenerationSettings::default(), 2, &ScoreOptions::default()).unwrap();
+        assert_eq!(again.generated, 0);
+        assert_eq!(engine.calls.load(Ordering::SeqCst), cases.len());
+    }
+
+    #[test]
+    fn engine_failure_names_the_case_and_keeps_earlier_records() {
+        let cases: Vec<Case> = demo_cases().into_iter().take(4).collect();
+        let bad = cases[2].id.clone();
+        let bad_prompt = render_prompt(&cases[2].messages, &cases[2].tools);
+        let engine = MockEngine::new(move |p| if p == bad_prompt { Err(EngineError::Generate("boom".into())) } else { Ok(String::new()) });
+        let dir = tempfile::tempdir().unwrap();
+        let err = run_eval(&engine, &cases, dir.path(), Vec::new(), &GenerationSettings::default(), 1, &ScoreOptions::default()).err().unwrap();
+        assert!(err.to_string().contains(&format!("case `{bad}`")), "{err}");
+        let kept = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
+        assert_eq!(kept.len(), 2);
+    }
+
+    #[test]
+    fn cut_off_last_record_is_dropped_whole_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join(PREDICTIONS);
+        std::fs::write(&p, "{\"id\":\"a\",\"output\":\"x\"}\n{\"id\":\"b\",\"outp").unwrap();
+        assert_eq!(load_existing(&p).unwrap().len(), 1);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "{\"id\":\"a\",\"output\":\"x\"}\n");
+        std::fs::write(&p, "{\"id\":\"a\",\"output\":\"x\"}\n{\"id\":\"b\",\"output\":\"y\"}").unwrap();
+        assert_eq!(load_existing(&p).unwrap().len(), 2);
+        std::fs::write(&p, "{\"id\":\"a\",\"output\":\"x\"}\nnot json\n{\"id\":\"b\",\"output\":\"y\"}\n").unwrap();
+        assert!(matches!(load_existing(&p), Err(RunError::Corrupt { line: 2, .. })));
+    }
+}

@@ -1,0 +1,59 @@
+//! Timing figures of a run, from the per-case timings in its predictions.
+
+use serde::{Deserialize, Serialize};
+
+use crate::records::Prediction;
+use crate::stats::{mean, percentile};
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunTiming {
+    /// Cases generated in this invocation (resumed cases are not re-timed).
+    pub cases: usize,
+    pub concurrency: usize,
+    pub wall_s: f64,
+    pub cases_per_s: f64,
+    pub model_load_s: f64,
+    pub ttft_ms_mean: Option<f64>,
+    pub ttft_ms_p50: Option<f64>,
+    pub e2e_ms_p50: Option<f64>,
+    pub e2e_ms_p95: Option<f64>,
+    /// Mean over cases of completion tokens / (total - ttft).
+    pub decode_tok_s_mean: Option<f64>,
+    /// Mean over cases of prompt tokens / ttft.
+    pub prefill_tok_s_mean: Option<f64>,
+    pub prompt_tokens_mean: Option<f64>,
+    pub completion_tokens_mean: Option<f64>,
+    /// Share of the generation wall time spent outside engine calls (rendering, parsing,
+    /// scoring, writing records, waiting for the writer).
+    pub harness_overhead: f64,
+}
+
+/// Timing of the predictions made in this run. `engine_busy_s` is the summed time workers
+/// spent inside `Engine::generate`, divided by the concurrency.
+pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s: f64, engine_busy_s: f64) -> RunTiming {
+    let col = |f: &dyn Fn(&Prediction) -> Option<f64>| preds.iter().filter_map(f).collect::<Vec<f64>>();
+    let ttft = col(&|p| p.timings.ttft_ms);
+    let total = col(&|p| p.timings.total_ms);
+    let decode = col(&|p| {
+        let (n, t, f) = (p.timings.completion_tokens? as f64, p.timings.total_ms?, p.timings.ttft_ms?);
+        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
+    });
+    let prefill = col(&|p| Some(p.timings.prompt_tokens? as f64 / (p.timings.ttft_ms? / 1000.0)));
+    let overhead = if wall_s > 0.0 { ((wall_s - engine_busy_s) / wall_s).max(0.0) } else { 0.0 };
+    RunTiming {
+        cases: preds.len(),
+        concurrency,
+        wall_s,
+        cases_per_s: if wall_s > 0.0 { preds.len() as f64 / wall_s } else { 0.0 },
+        model_load_s: load_s,
+        ttft_ms_mean: mean(&ttft),
+        ttft_ms_p50: percentile(&ttft, 0.5),
+        e2e_ms_p50: percentile(&total, 0.5),
+        e2e_ms_p95: percentile(&total, 0.95),
+        decode_tok_s_mean: mean(&decode),
+        prefill_tok_s_mean: mean(&prefill),
+        prompt_tokens_mean: mean(&col(&|p| p.timings.prompt_tokens.map(|x| x as f64))),
+        completion_tokens_mean: mean(&col(&|p| p.timings.completion_tokens.map(|x| x as f64))),
+        harness_overhead: overhead,
+    }
+}

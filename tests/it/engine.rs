@@ -1,0 +1,238 @@
+//! The real engine path on the tiny random-weight fixture model, through the binary:
+//! eval records, resume after a kill, settings checks, model sources (local, hub cache,
+//! adapter), and clear errors for bad models.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::cli::{fgbench, repo_file, stderr, stdout};
+
+/// The fixture model, written once per test process.
+pub fn fixture() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("fgbench-fixture-{}", std::process::id()));
+        let o = fgbench(&["models", "fixture", "--out", dir.to_str().unwrap()]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        dir
+    })
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+fn eval(model: &str, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut args = vec!["eval", "--model", model, "--dataset", &*Box::leak(repo_file("datasets/demo.jsonl").into_boxed_str()),
+        "--out", out.to_str().unwrap(), "--max-new-tokens", "12"];
+    args.extend_from_slice(extra);
+    fgbench(&args)
+}
+
+#[test]
+fn eval_writes_complete_run_records() {
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("r");
+    let o = eval(fixture().to_str().unwrap(), &out, &["--limit", "5"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("overall"), "{}", stdout(&o));
+    let preds = lines(&out.join("predictions.jsonl"));
+    assert_eq!(preds.len(), 5);
+    for p in &preds {
+        assert!(p["output"].is_string());
+        assert!(p["prompt_tokens"].as_u64().unwrap() > 50, "{p}");
+        let n = p["completion_tokens"].as_u64().unwrap();
+        assert!((1..=12).contains(&n), "{p}");
+        assert!(p["ttft_ms"].as_f64().unwrap() <= p["total_ms"].as_f64().unwrap());
+    }
+    let results = lines(&out.join("results.jsonl"));
+    assert_eq!(results.len(), 5);
+    assert!(results.iter().all(|r| r["valid"].is_boolean() && r["shape"].is_string()));
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["scored"], 5);
+    assert_eq!(summary["timing"]["cases"], 5);
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["schema"], "fgbench.manifest/1");
+    assert_eq!(m["engine"]["engine"], "mistralrs");
+    assert_eq!(m["engine"]["dtype"], "f32");
+    assert_eq!(m["generation"]["max_new_tokens"], 12);
+    assert_eq!(m["generation"]["stop_sequences"][1], "<start_function_response>");
+    assert_eq!(m["prompt_style"], "official");
+    assert_eq!(m["model"]["content_hash"].as_str().unwrap().len(), 64);
+    assert_eq!(m["dataset"]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(m["dataset"]["limit"], 5);
+
+    // The same output directory again without --resume is refused.
+    let again = eval(fixture().to_str().unwrap(), &out, &["--limit", "5"]);
+    assert_eq!(again.status.code(), Some(2));
+    assert!(stderr(&again).contains("already holds predictions; pass --resume"), "{}", stderr(&again));
+}
+
+#[test]
+fn killed_run_resumes_to_the_same_records() {
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("r");
+    let model = fixture().to_str().unwrap();
+    assert!(eval(model, &out, &["--limit", "6"]).status.success());
+    let full = std::fs::read_to_string(out.join("predictions.jsonl")).unwrap();
+    let first: Vec<&str> = full.lines().collect();
+    // Simulate a kill after 3 cases, in the middle of writing the 4th record.
+    let cut = format!("{}\n{}\n{}\n{}", first[0], first[1], first[2], &first[3][..first[3].len() / 2]);
+    std::fs::write(out.join("predictions.jsonl"), cut).unwrap();
+    let o = eval(model, &out, &["--limit", "6", "--resume"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3 generated (3 resumed)"), "{}", stdout(&o));
+    let resumed = lines(&out.join("predictions.jsonl"));
+    assert_eq!(resumed.len(), 6);
+    let ids: std::collections::HashSet<&str> = resumed.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 6);
+    // Greedy decoding: regenerated cases give the same outputs as the uninterrupted run.
+    let original: Vec<serde_json::Value> = first.iter().map(|l| serde_json::from_str(l).unwrap()).collect();
+    for p in &resumed {
+        let o = original.iter().find(|q| q["id"] == p["id"]).unwrap();
+        assert_eq!(o["output"], p["output"], "case {}", p["id"]);
+    }
+    // Resuming with other settings is refused and says which.
+    let o = fgbench(&["eval", "--model", model, "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
+        "--max-new-tokens", "20", "--limit", "6", "--resume"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("different settings") && stderr(&o).contains("generation"), "{}", stderr(&o));
+}
+
+#[test]
+fn concurrent_eval_completes_every_case_once() {
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("r");
+    let o = eval(fixture().to_str().unwrap(), &out, &["--limit", "8", "--concurrency", "4", "--categories", "simple,irrelevance"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let preds = lines(&out.join("predictions.jsonl"));
+    assert_eq!(preds.len(), 8);
+    let ids: std::collections::HashSet<&str> = preds.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 8);
+    assert!(ids.iter().all(|id| id.starts_with("demo_simple_")), "{ids:?}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["concurrency"], 4);
+}
+
+#[test]
+fn fixture_tokenizer_has_single_control_tokens() {
+    let o = fgbench(&["models", "tokens", "--model", fixture().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let s = stdout(&o);
+    for t in ["<start_function_call>", "<end_function_call>", "<escape>", "<start_function_declaration>"] {
+        let line = s.lines().find(|l| l.starts_with(t)).unwrap_or_else(|| panic!("{t} missing in {s}"));
+        assert!(line.contains("single token"), "{line}");
+    }
+}
+
+#[test]
+fn bad_models_get_clear_errors() {
+    let o = eval("/no/such/model", Path::new("/tmp/unused-run"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("model `/no/such/model`: no such file or directory"), "{}", stderr(&o));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("tokenizer.json"), "{}").unwrap();
+    let o = eval(dir.path().to_str().unwrap(), &dir.path().join("run"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("missing config.json"), "{}", stderr(&o));
+
+    let not_gguf = dir.path().join("fake.gguf");
+    std::fs::write(&not_gguf, b"definitely not gguf").unwrap();
+    let o = fgbench(&["models", "import-gguf", not_gguf.to_str().unwrap(), "--out", dir.path().join("x").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("fake.gguf: not a readable GGUF file"), "{}", stderr(&o));
+}
+
+/// A Hugging Face cache tree with the fixture as `acme/tiny-fg` at revision `main`.
+fn hub_cache(root: &Path) {
+    let repo = root.join("hub/models--acme--tiny-fg");
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::create_dir_all(repo.join("refs")).unwrap();
+    std::fs::write(repo.join("refs/main"), commit).unwrap();
+    let snap = repo.join("snapshots").join(commit);
+    std::fs::create_dir_all(&snap).unwrap();
+    for f in ["config.json", "tokenizer.json", "tokenizer_config.json", "generation_config.json", "model.safetensors"] {
+        std::fs::copy(fixture().join(f), snap.join(f)).unwrap();
+    }
+}
+
+#[test]
+fn hub_models_resolve_from_the_cache_offline() {
+    let home = tempfile::tempdir().unwrap();
+    hub_cache(home.path());
+    let out = home.path().join("run");
+    let run = |model: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+            .args(["eval", "--model", model, "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
+                "--limit", "1", "--max-new-tokens", "4"])
+            .env("HF_HOME", home.path())
+            .env("HF_HUB_OFFLINE", "1")
+            .output()
+            .unwrap()
+    };
+    let o = run("acme/tiny-fg");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["model"]["source"], "acme/tiny-fg");
+    assert!(m["model"]["dir"].as_str().unwrap().contains("snapshots/0123456789abcdef"));
+
+    let o = run("acme/not-cached");
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("`config.json` is not in the cache") && stderr(&o).contains("HF_HUB_OFFLINE"), "{}", stderr(&o));
+}
+
+/// A PEFT-style adapter for the fixture: rank-2 LoRA on layer 0's q_proj and v_proj.
+fn adapter(dir: &Path, q_rows: usize) {
+    use candle_core::{Device, Tensor};
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("adapter_config.json"),
+        r#"{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj", "v_proj"], "base_model_name_or_path": "fixture"}"#).unwrap();
+    let dev = Device::Cpu;
+    let t = |rows: usize, cols: usize, v: f32| Tensor::full(v, (rows, cols), &dev).unwrap();
+    let mut m = std::collections::HashMap::new();
+    m.insert("base_model.model.model.layers.0.self_attn.q_proj.lora_A.weight".to_string(), t(2, 64, 0.05));
+    m.insert("base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight".to_string(), t(q_rows, 2, 0.5));
+    m.insert("base_model.model.model.layers.0.self_attn.v_proj.lora_A.weight".to_string(), t(2, 64, 0.05));
+    m.insert("base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight".to_string(), t(32, 2, 0.5));
+    candle_core::safetensors::save(&m, dir.join("adapter_model.safetensors")).unwrap();
+}
+
+#[test]
+fn adapters_merge_into_the_base_and_are_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cache = tmp.path().join("cache");
+    let good = tmp.path().join("adapter");
+    adapter(&good, 64);
+    let out = tmp.path().join("run");
+    let run = |adapter: &Path, out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+            .args(["eval", "--model", fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(),
+                "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "6"])
+            .env("FGBENCH_CACHE", &cache)
+            .output()
+            .unwrap()
+    };
+    let o = run(&good, &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let a = &m["model"]["adapter"];
+    assert_eq!(a["content_hash"].as_str().unwrap().len(), 64);
+    assert_ne!(a["base_hash"], m["model"]["content_hash"], "the merged model must hash differently from its base");
+
+    // The merged weights are W + (alpha/r) * B A: here every q_proj entry of layer 0 moves by 2 * (2 * 0.5 * 0.05).
+    let merged = PathBuf::from(m["model"]["dir"].as_str().unwrap());
+    let load = |p: &Path| candle_core::safetensors::load(p.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    let (base, new) = (load(fixture()), load(&merged));
+    let k = "model.layers.0.self_attn.q_proj.weight";
+    let diff = (new[k].clone() - base[k].clone()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(diff.iter().all(|d| (d - 0.1).abs() < 1e-5), "{:?}", &diff[..4]);
+    let untouched = "model.layers.1.self_attn.q_proj.weight";
+    assert_eq!(new[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap(), base[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap());
+
+    let wrong = tmp.path().join("wrong");
+    adapter(&wrong, 128);
+    let o = run(&wrong, &tmp.path().join("run2"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("an adapter for another base"), "{}", stderr(&o));
+}
