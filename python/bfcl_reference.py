@@ -137,13 +137,21 @@ def cmd_verdicts(args) -> None:
 
 
 def cmd_prompts(args) -> None:
+    """The prompt BFCL's generation step renders: the language hint BFCL adds to every
+    function description when it loads a test case, then FunctionGemmaHandler._format_prompt."""
+    import copy
+
     b = load_bfcl()
+    from bfcl_eval.utils import _func_doc_language_specific_pre_processing
+
     cats = args.categories.split(",")
-    entries, _ = load_data(Path(args.data), cats)
     with open(args.out, "w") as f:
-        for case_id, e in entries.items():
-            prompt = b.handler._format_prompt(e["question"][0], e["function"])
-            f.write(json.dumps({"id": case_id, "prompt": prompt}) + "\n")
+        for cat in cats:
+            entries, _ = load_data(Path(args.data), [cat])
+            for case_id, e in entries.items():
+                functions = _func_doc_language_specific_pre_processing(copy.deepcopy(e["function"]), cat)
+                prompt = b.handler._format_prompt(e["question"][0], functions)
+                f.write(json.dumps({"id": case_id, "prompt": prompt}) + "\n")
 
 
 def main() -> None:

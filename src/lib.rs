@@ -6,6 +6,7 @@
 
 pub mod cli;
 pub mod codec;
+pub mod compare;
 pub mod dataset;
 pub mod engine;
 pub mod error;

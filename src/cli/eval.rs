@@ -6,7 +6,8 @@ use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
 use crate::dataset::{Case, Dataset};
 use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
-use crate::run::{MANIFEST_SCHEMA, prepare, run_eval};
+use crate::codec::PromptStyle;
+use crate::run::{EvalSettings, MANIFEST_SCHEMA, prepare, run_eval};
 use crate::score::ScoreOptions;
 use crate::summary::render_table;
 
@@ -32,6 +33,10 @@ pub struct EvalArgs {
     /// Finish an interrupted run in --out, skipping cases already predicted.
     #[arg(long)]
     pub resume: bool,
+    /// Prompt rendering: `official` (Google's chat template) or `bfcl` (BFCL's handler, for
+    /// leaderboard parity).
+    #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
+    pub prompt_style: PromptStyle,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -66,7 +71,7 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         model,
         engine: engine.info(),
         generation: settings.clone(),
-        prompt_style: "official".into(),
+        prompt_style: a.prompt_style.name().into(),
         concurrency: a.concurrency,
         scoring: opts.clone(),
         dataset: DatasetRef {
@@ -79,7 +84,8 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         host: Host::detect(),
     };
     let existing = prepare(&a.out, &manifest, a.resume)?;
-    let outcome = run_eval(engine.as_ref(), &cases, &a.out, existing, &settings, a.concurrency, &opts)?;
+    let run = EvalSettings { generation: settings, style: a.prompt_style, concurrency: a.concurrency, scoring: opts };
+    let outcome = run_eval(engine.as_ref(), &cases, &a.out, existing, &run)?;
     print!("{}", render_table(&outcome.summary));
     let t = &outcome.timing;
     println!(

@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+mod compare;
 mod datasets;
 mod engine_args;
 mod eval;
@@ -27,6 +28,8 @@ pub enum Command {
     /// Obtain, import and inspect eval sets.
     #[command(subcommand)]
     Datasets(datasets::DatasetsCommand),
+    /// Compare two runs case by case: accuracy, McNemar test, fixed/broken cases, format, latency.
+    Compare(compare::CompareArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
     Eval(eval::EvalArgs),
     /// Obtain, import and inspect models.
@@ -41,6 +44,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Score(a) => score::run(a),
         Command::Datasets(c) => datasets::run(c),
         Command::Eval(a) => eval::run(a),
+        Command::Compare(a) => compare::run(a),
         Command::Models(c) => models::run(c),
     }
 }

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use crate::codec::render_prompt;
+use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
 
 #[derive(Debug, Args)]
@@ -14,11 +14,14 @@ pub struct RenderArgs {
     /// Case id to render.
     #[arg(long)]
     pub id: String,
+    /// `official` (Google's chat template) or `bfcl` (BFCL's FunctionGemma handler).
+    #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
+    pub prompt_style: PromptStyle,
 }
 
 pub fn run(a: RenderArgs) -> Result<i32, Error> {
     let ds = Dataset::load(&a.dataset)?;
     let case = ds.get(&a.id)?;
-    print!("{}", render_prompt(&case.messages, &case.tools));
+    print!("{}", a.prompt_style.render(&case.messages, &case.tools));
     Ok(0)
 }

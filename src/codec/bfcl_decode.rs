@@ -9,7 +9,7 @@ use indexmap::IndexMap;
 
 use super::parse::Call;
 use super::tokens::{CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
-use super::value::Value;
+use super::value::{Value, py_strip};
 
 /// Nesting beyond this stops the argument parser (Python would go on building; no real output
 /// nests this deep, and a deeper tree would overflow the stack of the code that walks it).
@@ -37,14 +37,6 @@ pub fn decode(output: &str) -> Vec<Call> {
     calls
 }
 
-/// Python's `str.isspace()` (a superset of Rust's: it adds the ASCII separators 0x1C-0x1F).
-fn py_space(c: char) -> bool {
-    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
-}
-
-fn py_strip(s: &str) -> &str {
-    s.trim_matches(py_space)
-}
 
 /// A container under construction; Python mutates containers after linking them into their
 /// parent, so the port keeps them in an arena and links by index.

@@ -179,7 +179,18 @@ impl Value {
     }
 }
 
-/// Python's float repr: shortest round-trip digits, always with a `.0` or exponent.
+/// Python's `str.isspace()` (a superset of Rust's: it adds the ASCII separators 0x1C-0x1F).
+fn py_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Python's `str.strip()`.
+pub fn py_strip(s: &str) -> &str {
+    s.trim_matches(py_space)
+}
+
+/// Python's float repr: the shortest digits that round-trip, in fixed notation for
+/// exponents -4..16 (always with a `.0` when integral) and `1e-05` / `1e+16` style otherwise.
 pub fn py_float_repr(f: f64) -> String {
     if f.is_nan() {
         return "nan".into();
@@ -187,8 +198,29 @@ pub fn py_float_repr(f: f64) -> String {
     if f.is_infinite() {
         return if f > 0.0 { "inf".into() } else { "-inf".into() };
     }
-    let s = format!("{f:?}");
-    s
+    if f == 0.0 {
+        return if f.is_sign_negative() { "-0.0".into() } else { "0.0".into() };
+    }
+    // Rust's `{:e}` gives the shortest round-trip digits: "-1.2345e-7".
+    let sci = format!("{f:e}");
+    let (mantissa, exp) = sci.split_once('e').expect("{:e} has an exponent");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let (sign, mantissa) = mantissa.strip_prefix('-').map_or(("", mantissa), |m| ("-", m));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    if (-4..16).contains(&exp) {
+        let point = exp + 1;
+        let body = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat((-point) as usize))
+        } else if point as usize >= digits.len() {
+            format!("{digits}{}.0", "0".repeat(point as usize - digits.len()))
+        } else {
+            format!("{}.{}", &digits[..point as usize], &digits[point as usize..])
+        };
+        format!("{sign}{body}")
+    } else {
+        let frac = if digits.len() > 1 { format!("{}.{}", &digits[..1], &digits[1..]) } else { digits };
+        format!("{sign}{frac}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+    }
 }
 
 impl Serialize for Value {
@@ -252,8 +284,13 @@ mod tests {
 
     #[test]
     fn float_repr_matches_python() {
-        assert_eq!(py_float_repr(1.0), "1.0");
-        assert_eq!(py_float_repr(0.1), "0.1");
-        assert_eq!(py_float_repr(f64::INFINITY), "inf");
+        // Expected strings are Python's repr() of the same floats.
+        for (f, py) in [
+            (1.0, "1.0"), (0.1, "0.1"), (-2.5, "-2.5"), (1e-5, "1e-05"), (0.0001, "0.0001"), (1e16, "1e+16"),
+            (1234567890123456.0, "1234567890123456.0"), (1.5e-7, "1.5e-07"), (123.456, "123.456"), (-0.0, "-0.0"),
+            (1e22, "1e+22"), (2.5e-300, "2.5e-300"), (f64::INFINITY, "inf"),
+        ] {
+            assert_eq!(py_float_repr(f), py, "{f}");
+        }
     }
 }

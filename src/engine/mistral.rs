@@ -42,7 +42,9 @@ pub enum Dtype {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Isq {
+    #[value(name = "q4_0")]
     Q4_0,
+    #[value(name = "q8_0")]
     Q8_0,
     Q4k,
     Q5k,

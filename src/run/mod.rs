@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::codec::render_prompt;
+use crate::codec::PromptStyle;
 use crate::dataset::Case;
 use crate::engine::{Engine, EngineError, GenerationSettings};
 use crate::records::{Prediction, RESULT_SCHEMA, ResultRecord};
@@ -142,15 +142,22 @@ pub struct EvalOutcome {
 
 /// Generates every case not yet predicted, appending each prediction as it completes, then
 /// scores all predictions and writes results.jsonl and summary.json.
+/// How an eval runs, besides the engine and the cases.
+pub struct EvalSettings {
+    pub generation: GenerationSettings,
+    pub style: PromptStyle,
+    pub concurrency: usize,
+    pub scoring: ScoreOptions,
+}
+
 pub fn run_eval(
     engine: &dyn Engine,
     cases: &[Case],
     out: &Path,
     existing: Vec<Prediction>,
-    settings: &GenerationSettings,
-    concurrency: usize,
-    opts: &ScoreOptions,
+    run: &EvalSettings,
 ) -> Result<EvalOutcome, RunError> {
+    let (settings, concurrency, opts, style) = (&run.generation, run.concurrency, &run.scoring, run.style);
     let done: HashSet<String> = existing.iter().map(|p| p.id.clone()).collect();
     let todo: Vec<&Case> = cases.iter().filter(|c| !done.contains(&c.id)).collect();
     let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -175,7 +182,7 @@ pub fn run_eval(
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = todo.get(i) else { break };
-                    let prompt = render_prompt(&case.messages, &case.tools);
+                    let prompt = style.render(&case.messages, &case.tools);
                     let t0 = Instant::now();
                     let r = engine.generate(&prompt, settings);
                     busy_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
@@ -284,6 +291,14 @@ mod tests {
     use super::*;
     use crate::engine::mock::MockEngine;
 
+    fn settings(concurrency: usize) -> EvalSettings {
+        EvalSettings { generation: GenerationSettings::default(), style: PromptStyle::Official, concurrency, scoring: ScoreOptions::default() }
+    }
+
+    fn render_prompt(messages: &[crate::dataset::Message], tools: &[serde_json::Value]) -> String {
+        PromptStyle::Official.render(messages, tools)
+    }
+
     fn demo_cases() -> Vec<Case> {
         crate::dataset::Dataset::load(Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/datasets/demo.jsonl"))).unwrap().cases
     }
@@ -296,7 +311,7 @@ mod tests {
             Ok(if prompt.len() % 2 == 0 { "No tool fits.".into() } else { "<start_function_call>call:x{}<end_function_call>".into() })
         });
         let dir = tempfile::tempdir().unwrap();
-        let out = run_eval(&engine, &cases, dir.path(), Vec::new(), &GenerationSettings::default(), 3, &ScoreOptions::default()).unwrap();
+        let out = run_eval(&engine, &cases, dir.path(), Vec::new(), &settings(3)).unwrap();
         assert_eq!(out.generated, cases.len());
         let preds = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
         assert_eq!(preds.len(), cases.len());
@@ -304,7 +319,7 @@ mod tests {
         assert_eq!(out.summary.overall.correct, expected_right);
         assert_eq!(engine.calls.load(Ordering::SeqCst), cases.len());
         // Resuming with every case done calls the engine no more.
-        let again = run_eval(&engine, &cases, dir.path(), preds, &GenerationSettings::default(), 2, &ScoreOptions::default()).unwrap();
+        let again = run_eval(&engine, &cases, dir.path(), preds, &settings(2)).unwrap();
         assert_eq!(again.generated, 0);
         assert_eq!(engine.calls.load(Ordering::SeqCst), cases.len());
     }
@@ -316,7 +331,7 @@ mod tests {
         let bad_prompt = render_prompt(&cases[2].messages, &cases[2].tools);
         let engine = MockEngine::new(move |p| if p == bad_prompt { Err(EngineError::Generate("boom".into())) } else { Ok(String::new()) });
         let dir = tempfile::tempdir().unwrap();
-        let err = run_eval(&engine, &cases, dir.path(), Vec::new(), &GenerationSettings::default(), 1, &ScoreOptions::default()).err().unwrap();
+        let err = run_eval(&engine, &cases, dir.path(), Vec::new(), &settings(1)).err().unwrap();
         assert!(err.to_string().contains(&format!("case `{bad}`")), "{err}");
         let kept = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
         assert_eq!(kept.len(), 2);

@@ -62,3 +62,84 @@ mod percentile_tests {
         assert_eq!(percentile(&[], 0.5), None);
     }
 }
+
+/// Two-sided exact McNemar test: the binomial test of `b` vs `c` discordant pairs at p = 1/2.
+/// (b = right in A only, c = right in B only.) 1.0 when there are no discordant pairs.
+pub fn mcnemar_exact(b: usize, c: usize) -> f64 {
+    let n = b + c;
+    if n == 0 {
+        return 1.0;
+    }
+    let k = b.min(c);
+    // P(X <= k) for X ~ Binomial(n, 1/2), summed in log space to stay exact for large n.
+    let ln_half_n = -(n as f64) * std::f64::consts::LN_2;
+    let mut ln_choose = 0.0; // ln C(n, 0)
+    let mut cdf = 0.0;
+    for i in 0..=k {
+        if i > 0 {
+            ln_choose += ((n - i + 1) as f64).ln() - (i as f64).ln();
+        }
+        cdf += (ln_choose + ln_half_n).exp();
+    }
+    (2.0 * cdf).min(1.0)
+}
+
+/// A small, fast, seedable generator (SplitMix64) so bootstrap intervals are reproducible.
+pub struct SplitMix64(pub u64);
+
+impl SplitMix64 {
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n as u64) as usize
+    }
+}
+
+/// Percentile bootstrap 95% interval of `stat` over resamples of `n` indices.
+pub fn bootstrap_ci(n: usize, resamples: usize, seed: u64, stat: impl Fn(&[usize]) -> Option<f64>) -> Option<(f64, f64)> {
+    if n == 0 {
+        return None;
+    }
+    let mut rng = SplitMix64(seed);
+    let mut values = Vec::with_capacity(resamples);
+    let mut idx = vec![0usize; n];
+    for _ in 0..resamples {
+        for slot in idx.iter_mut() {
+            *slot = rng.below(n);
+        }
+        if let Some(v) = stat(&idx) {
+            values.push(v);
+        }
+    }
+    Some((percentile(&values, 0.025)?, percentile(&values, 0.975)?))
+}
+
+#[cfg(test)]
+mod mcnemar_tests {
+    use super::*;
+
+    #[test]
+    fn mcnemar_exact_known_values() {
+        // scipy.stats.binomtest(k, n, 0.5).pvalue (two-sided) for the smaller count k.
+        assert!((mcnemar_exact(2, 8) - 0.109375).abs() < 1e-12);
+        assert!((mcnemar_exact(0, 5) - 0.0625).abs() < 1e-12);
+        assert!((mcnemar_exact(5, 5) - 1.0).abs() < 1e-12);
+        assert!((mcnemar_exact(10, 30) - 0.002_221_433_773_229_364).abs() < 1e-12);
+        assert_eq!(mcnemar_exact(0, 0), 1.0);
+    }
+
+    #[test]
+    fn bootstrap_covers_the_mean_of_synthetic_data() {
+        // Fixed-seed synthetic sample with known mean 5: the 95% interval of the mean holds it.
+        let mut rng = SplitMix64(42);
+        let data: Vec<f64> = (0..400).map(|_| 5.0 + (rng.below(1001) as f64 - 500.0) / 100.0).collect();
+        let (lo, hi) = bootstrap_ci(data.len(), 1000, 7, |idx| mean(&idx.iter().map(|&i| data[i]).collect::<Vec<_>>())).unwrap();
+        assert!(lo < 5.0 && 5.0 < hi && hi - lo < 1.0, "[{lo}, {hi}]");
+    }
+}

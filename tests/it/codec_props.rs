@@ -76,6 +76,13 @@ proptest! {
     }
 
     #[test]
+    fn random_bytes_never_panic(bytes in prop::collection::vec(any::<u8>(), 0..300)) {
+        let s = String::from_utf8_lossy(&bytes);
+        let _ = parse(&s);
+        let _ = bfcl_decode::decode(&s);
+    }
+
+    #[test]
     fn arbitrary_text_never_panics(s in "\\PC{0,200}") {
         let _ = parse(&s);
         let _ = bfcl_decode::decode(&s);

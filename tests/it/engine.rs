@@ -142,6 +142,21 @@ fn bad_models_get_clear_errors() {
     let o = fgbench(&["models", "import-gguf", not_gguf.to_str().unwrap(), "--out", dir.path().join("x").to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("fake.gguf: not a readable GGUF file"), "{}", stderr(&o));
+
+    // A well-formed GGUF of another architecture.
+    let llama = dir.path().join("llama.gguf");
+    {
+        use candle_core::quantized::gguf_file::{Value, write};
+        let mut f = std::fs::File::create(&llama).unwrap();
+        let arch = Value::String("llama".into());
+        write(&mut f, &[("general.architecture", &arch)], &[]).unwrap();
+    }
+    let o = fgbench(&["models", "import-gguf", llama.to_str().unwrap(), "--out", dir.path().join("y").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("architecture `llama` is not gemma3"), "{}", stderr(&o));
+    let o = eval(llama.to_str().unwrap(), &dir.path().join("run2"), &[]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("architecture `llama` is not gemma3"), "{}", stderr(&o));
 }
 
 /// A Hugging Face cache tree with the fixture as `acme/tiny-fg` at revision `main`.
@@ -235,4 +250,27 @@ fn adapters_merge_into_the_base_and_are_recorded() {
     let o = run(&wrong, &tmp.path().join("run2"));
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("an adapter for another base"), "{}", stderr(&o));
+}
+
+#[test]
+fn control_tokens_in_rendered_prompts_are_single_ids() {
+    use fgbench::codec::PromptStyle;
+    use fgbench::codec::tokens::CONTROL_TOKENS;
+    use fgbench::engine::tokenizer::PromptTokenizer;
+    let tok = PromptTokenizer::from_file(&fixture().join("tokenizer.json")).unwrap();
+    let ds = fgbench::dataset::Dataset::load(Path::new(&repo_file("datasets/demo.jsonl"))).unwrap();
+    for style in [PromptStyle::Official, PromptStyle::Bfcl] {
+        for case in ds.cases.iter().take(12) {
+            let prompt = style.render(&case.messages, &case.tools);
+            let ids = tok.encode(&prompt).unwrap();
+            assert_eq!(ids.iter().filter(|&&i| Some(i) == tok.token_id("<bos>")).count(), 1, "exactly one <bos>");
+            for t in CONTROL_TOKENS.iter().chain(&["<start_of_turn>", "<end_of_turn>"]) {
+                let id = tok.token_id(t).unwrap_or_else(|| panic!("{t} is not one token"));
+                assert_eq!(ids.iter().filter(|&&i| i == id).count(), prompt.matches(t).count(), "{t} in {} ({style:?})", case.id);
+            }
+            // Decoding gives back the prompt (bos added for the bfcl style, which has none in text).
+            let text = tok.decode(&ids).unwrap();
+            assert_eq!(text.trim_start_matches("<bos>"), prompt.trim_start_matches("<bos>"));
+        }
+    }
 }

@@ -2,8 +2,11 @@
 //! the differential test against BFCL.
 
 mod bfcl_diff;
+mod bfcl_prompts;
 mod cli;
 mod codec_props;
+mod compare;
+mod demo;
 mod engine;
 mod golden;
 mod support;

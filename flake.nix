@@ -1,0 +1,164 @@
+{
+  description = "fgbench: benchmark and evaluation harness for FunctionGemma checkpoints";
+
+  # nixos-25.11 ships Rust >= 1.88 (mistral.rs' minimum), GHC 9.10 and Python 3.11 packages.
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.11";
+
+  outputs =
+    { self, nixpkgs }:
+    let
+      systems = [
+        "x86_64-linux"
+        "aarch64-darwin"
+      ];
+      forAllSystems =
+        f:
+        nixpkgs.lib.genAttrs systems (
+          system:
+          f (
+            import nixpkgs {
+              inherit system;
+              # The CUDA toolkit and torch-bin are unfree.
+              config.allowUnfree = true;
+            }
+          )
+        );
+
+      # The one build command on every platform is
+      #   cargo build --release --features "$MISTRALRS_FEATURES"
+      # with MISTRALRS_FEATURES = metal (macOS), cuda (Linux, WSL2) or empty (CPU).
+      featureFor = pkgs: if pkgs.stdenv.isDarwin then "metal" else "cuda";
+
+      cudaLibs = pkgs: with pkgs.cudaPackages; [
+        cuda_cccl
+        cuda_cudart
+        cuda_nvrtc
+        libcublas
+        libcurand
+      ];
+
+      # Apple's frameworks (Security, Metal, Foundation, CoreGraphics, ...) come from the SDK
+      # package; nixpkgs 25.05 removed the per-framework darwin.apple_sdk.frameworks stubs.
+      platformInputs =
+        pkgs:
+        if pkgs.stdenv.isDarwin then [ pkgs.apple-sdk_15 ] else [ pkgs.cudaPackages.cuda_nvcc ] ++ cudaLibs pkgs;
+
+      fgbench =
+        pkgs: features:
+        pkgs.rustPlatform.buildRustPackage {
+          pname = "fgbench";
+          version = "0.1.0";
+          src = pkgs.lib.cleanSource ./.;
+          cargoLock.lockFile = ./Cargo.lock;
+          buildFeatures = features;
+          nativeBuildInputs = [ pkgs.pkg-config ];
+          buildInputs = [ pkgs.openssl ] ++ pkgs.lib.optionals (features != [ ]) (platformInputs pkgs);
+          # candle compiles its CUDA kernels for this compute capability (90: H100/H200;
+          # 89: RTX 40xx; 86: RTX 30xx). Override with CUDA_COMPUTE_CAP in the environment.
+          CUDA_COMPUTE_CAP = "90";
+          # The tests need PyPI (BFCL data, the demo model), which the build sandbox lacks;
+          # `checks` runs the rest.
+          doCheck = false;
+          meta.mainProgram = "fgbench";
+        };
+    in
+    {
+      packages = forAllSystems (pkgs: {
+        default = fgbench pkgs [ (featureFor pkgs) ];
+        cpu = fgbench pkgs [ ];
+      });
+
+      apps = forAllSystems (pkgs: {
+        default = {
+          type = "app";
+          program = "${self.packages.${pkgs.stdenv.hostPlatform.system}.default}/bin/fgbench";
+        };
+      });
+
+      checks = forAllSystems (pkgs: {
+        # The test suite on the CPU build, without the two tests that download from PyPI
+        # (the BFCL differential test and the demo-model run) since the sandbox is offline.
+        tests = (fgbench pkgs [ ]).overrideAttrs (_: {
+          doCheck = true;
+          checkFlags = [
+            "--skip=bfcl_diff"
+            "--skip=demo::"
+          ];
+        });
+      });
+
+      formatter = forAllSystems (pkgs: pkgs.nixfmt-rfc-style);
+
+      devShells = forAllSystems (
+        pkgs:
+        let
+          python = pkgs.python311.withPackages (ps: [
+            ps.torch-bin
+            ps.transformers
+            ps.numpy
+            ps.pip
+          ]);
+          haskell = pkgs.haskellPackages.ghcWithPackages (hs: [
+            hs.aeson
+            hs.network
+          ]);
+        in
+        {
+          default = pkgs.mkShell {
+            packages = [
+              pkgs.rustc
+              pkgs.cargo
+              pkgs.clippy
+              pkgs.rustfmt
+              pkgs.rust-analyzer
+              haskell
+              pkgs.cabal-install
+              python
+              pkgs.socat
+              pkgs.pkg-config
+              pkgs.openssl
+              pkgs.cmake
+            ]
+            ++ platformInputs pkgs;
+
+            MISTRALRS_FEATURES = featureFor pkgs;
+            RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
+
+            shellHook = ''
+              # One Hugging Face cache for every platform and tool (fgbench, transformers, hf-hub).
+              export HF_HOME="$HOME/.cache/huggingface"
+              ${
+                if pkgs.stdenv.isDarwin then
+                  ''
+                    export METAL_DEVICE_BACKEND=metal
+                  ''
+                else
+                  ''
+                    export CUDA_ROOT="${pkgs.cudaPackages.cuda_nvcc}"
+                    export CUDA_PATH="$CUDA_ROOT"
+                    export CUDA_COMPUTE_CAP="''${CUDA_COMPUTE_CAP:-90}"
+                    export LD_LIBRARY_PATH="${pkgs.lib.makeLibraryPath (cudaLibs pkgs)}''${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+                    # The NVIDIA driver's libcuda: NixOS puts it in /run/opengl-driver/lib;
+                    # under WSL2 the Windows host's driver is in /usr/lib/wsl/lib.
+                    if [ -d /run/opengl-driver/lib ]; then
+                      export LD_LIBRARY_PATH="/run/opengl-driver/lib:$LD_LIBRARY_PATH"
+                    fi
+                    if grep -qi microsoft /proc/version 2>/dev/null && [ -d /usr/lib/wsl/lib ]; then
+                      export LD_LIBRARY_PATH="/usr/lib/wsl/lib:$LD_LIBRARY_PATH"
+                    fi
+                  ''
+              }
+              # pip-only packages (unsloth, bitsandbytes) live in a project venv made on first entry.
+              if [ ! -d .venv ]; then
+                echo "fgbench: creating .venv for pip-only packages (pip install unsloth bitsandbytes)"
+                ${python}/bin/python -m venv --system-site-packages .venv
+              fi
+              export VIRTUAL_ENV="$PWD/.venv"
+              export PATH="$VIRTUAL_ENV/bin:$PATH"
+              echo "fgbench dev shell: build with cargo build --release --features \"$MISTRALRS_FEATURES\""
+            '';
+          };
+        }
+      );
+    };
+}

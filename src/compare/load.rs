@@ -1,0 +1,67 @@
+//! Reading a run directory for comparison: results.jsonl (required) and manifest.json.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+
+use crate::records::ResultRecord;
+use crate::run::{MANIFEST, Manifest, RESULTS};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CompareError {
+    #[error("{0} has no results.jsonl: is it a run directory (fgbench eval --out, or fgbench score --out RUN/results.jsonl)?")]
+    NoResults(PathBuf),
+    #[error("{0}: the run has no results")]
+    Empty(PathBuf),
+    #[error("{path}:{line}: malformed result: {message}")]
+    Malformed { path: PathBuf, line: usize, message: String },
+    #[error("{0}")]
+    Manifest(String),
+    #[error("the runs used different datasets ({a} vs {b}); pass --allow-subset to compare the cases they share")]
+    DifferentDatasets { a: String, b: String },
+    #[error("the runs share no case ids")]
+    NoSharedCases,
+    #[error("the runs used different prompt styles ({a} vs {b}); pass --allow-style-mismatch to compare them anyway (a format-sensitivity comparison)")]
+    StyleMismatch { a: String, b: String },
+    #[error("the runs used different engines ({a} vs {b}); pass --allow-engine-mismatch to compare them anyway")]
+    EngineMismatch { a: String, b: String },
+}
+
+/// A run's records.
+pub struct Run {
+    pub dir: PathBuf,
+    pub results: Vec<ResultRecord>,
+    pub manifest: Option<Manifest>,
+}
+
+impl Run {
+    pub fn load(dir: &Path) -> Result<Run, CompareError> {
+        let path = dir.join(RESULTS);
+        let file = std::fs::File::open(&path).map_err(|_| CompareError::NoResults(dir.to_path_buf()))?;
+        let mut results = Vec::new();
+        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| CompareError::Malformed { path: path.clone(), line: i + 1, message: e.to_string() })?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let r: ResultRecord = serde_json::from_str(&line)
+                .map_err(|e| CompareError::Malformed { path: path.clone(), line: i + 1, message: e.to_string() })?;
+            results.push(r);
+        }
+        if results.is_empty() {
+            return Err(CompareError::Empty(dir.to_path_buf()));
+        }
+        let manifest_path = dir.join(MANIFEST);
+        let manifest = if manifest_path.exists() { Some(Manifest::read(&manifest_path).map_err(CompareError::Manifest)?) } else { None };
+        Ok(Run { dir: dir.to_path_buf(), results, manifest })
+    }
+
+    pub fn label(&self) -> String {
+        match &self.manifest {
+            Some(m) => match &m.model.adapter {
+                Some(a) => format!("{} + adapter {}", m.model.source, a.path.display()),
+                None => m.model.source.clone(),
+            },
+            None => self.dir.display().to_string(),
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! `fgbench compare`: two runs of the same cases, paired case by case. A pure function of run
+//! records: accuracy with intervals and McNemar's exact test, fixed and broken cases, the
+//! error-type transition matrix, format health, latency deltas, and the manifests side by side.
+
+pub mod load;
+pub mod render;
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+pub use load::{CompareError, Run};
+use crate::records::ResultRecord;
+use crate::score::OutputShape;
+use crate::stats::{bootstrap_ci, mcnemar_exact, mean, percentile};
+use crate::summary::Accuracy;
+
+pub const COMPARE_SCHEMA: &str = "fgbench.compare/1";
+
+/// What the caller allows that would otherwise be refused.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Allow {
+    pub subset: bool,
+    pub style_mismatch: bool,
+    pub engine_mismatch: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Paired {
+    pub n: usize,
+    pub a: Accuracy,
+    pub b: Accuracy,
+    /// B minus A, in accuracy points (0..1 scale).
+    pub delta: f64,
+    /// A wrong, B right.
+    pub fixed: usize,
+    /// A right, B wrong.
+    pub broken: usize,
+    /// Exact McNemar test on the discordant pairs.
+    pub p_value: f64,
+}
+
+fn paired(pairs: &[(&ResultRecord, &ResultRecord)]) -> Paired {
+    let n = pairs.len();
+    let a_ok = pairs.iter().filter(|(a, _)| a.valid).count();
+    let b_ok = pairs.iter().filter(|(_, b)| b.valid).count();
+    let fixed = pairs.iter().filter(|(a, b)| !a.valid && b.valid).count();
+    let broken = pairs.iter().filter(|(a, b)| a.valid && !b.valid).count();
+    let (a, b) = (Accuracy::new(a_ok, n), Accuracy::new(b_ok, n));
+    Paired { n, delta: b.accuracy - a.accuracy, a, b, fixed, broken, p_value: mcnemar_exact(fixed, broken) }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CaseChange {
+    pub id: String,
+    pub category: String,
+    pub a_error: Option<String>,
+    pub b_error: Option<String>,
+    pub a_output: String,
+    pub b_output: String,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Format {
+    pub n: usize,
+    pub call_rate: f64,
+    pub parse_error_rate: f64,
+    pub prose_rate: f64,
+    /// No call and right (irrelevance).
+    pub correct_abstentions: usize,
+    /// No call and wrong (a call was expected).
+    pub wrong_abstentions: usize,
+}
+
+fn format_of<'a>(results: impl Iterator<Item = &'a ResultRecord>) -> Format {
+    let mut f = Format::default();
+    let (mut calls, mut malformed, mut prose) = (0, 0, 0);
+    for r in results {
+        f.n += 1;
+        calls += usize::from(!r.calls.is_empty());
+        malformed += usize::from(r.shape == OutputShape::Malformed);
+        prose += usize::from(r.shape == OutputShape::Prose);
+        if r.calls.is_empty() {
+            if r.valid { f.correct_abstentions += 1 } else { f.wrong_abstentions += 1 }
+        }
+    }
+    let rate = |k: usize| if f.n == 0 { 0.0 } else { k as f64 / f.n as f64 };
+    f.call_rate = rate(calls);
+    f.parse_error_rate = rate(malformed);
+    f.prose_rate = rate(prose);
+    f
+}
+
+/// A timing metric of A and B with the paired bootstrap 95% interval of B - A.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Delta {
+    pub metric: String,
+    pub a: f64,
+    pub b: f64,
+    pub delta: f64,
+    pub ratio: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+}
+
+fn timing_deltas(pairs: &[(&ResultRecord, &ResultRecord)]) -> Vec<Delta> {
+    type Get = fn(&ResultRecord) -> Option<f64>;
+    let decode: Get = |r| {
+        let (n, t, f) = (r.timings.completion_tokens? as f64, r.timings.total_ms?, r.timings.ttft_ms?);
+        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
+    };
+    let metrics: [(&str, Get, fn(&[f64]) -> Option<f64>); 4] = [
+        ("ttft_ms mean", |r| r.timings.ttft_ms, mean),
+        ("e2e_ms p50", |r| r.timings.total_ms, |v| percentile(v, 0.5)),
+        ("e2e_ms p95", |r| r.timings.total_ms, |v| percentile(v, 0.95)),
+        ("decode_tok_s mean", decode, mean),
+    ];
+    let mut out = Vec::new();
+    for (name, get, stat) in metrics {
+        let both: Vec<(f64, f64)> = pairs.iter().filter_map(|(a, b)| Some((get(a)?, get(b)?))).collect();
+        if both.len() < 2 {
+            continue;
+        }
+        let col = |idx: &[usize], side: usize| idx.iter().map(|&i| if side == 0 { both[i].0 } else { both[i].1 }).collect::<Vec<f64>>();
+        let all: Vec<usize> = (0..both.len()).collect();
+        let (Some(a), Some(b)) = (stat(&col(&all, 0)), stat(&col(&all, 1))) else { continue };
+        let ci = bootstrap_ci(both.len(), 2000, 0x5eed, |idx| Some(stat(&col(idx, 1))? - stat(&col(idx, 0))?));
+        out.push(Delta {
+            metric: name.into(),
+            a,
+            b,
+            delta: b - a,
+            ratio: if a != 0.0 { b / a } else { f64::NAN },
+            ci_low: ci.map(|c| c.0),
+            ci_high: ci.map(|c| c.1),
+        });
+    }
+    out
+}
+
+/// One manifest field of A and B; `unfair` marks differences that change what is measured.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ManifestRow {
+    pub field: String,
+    pub a: String,
+    pub b: String,
+    pub differs: bool,
+    pub unfair: bool,
+}
+
+fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
+    let (Some(ma), Some(mb)) = (&a.manifest, &b.manifest) else { return Vec::new() };
+    let fields: Vec<(&str, fn(&crate::run::Manifest) -> String, bool)> = vec![
+        ("model", |m| m.model.source.clone(), false),
+        ("model hash", |m| m.model.content_hash.chars().take(12).collect(), false),
+        ("adapter", |m| m.model.adapter.as_ref().map(|x| x.path.display().to_string()).unwrap_or_else(|| "-".into()), false),
+        ("engine", |m| format!("{} {}", m.engine.engine, m.engine.engine_version), true),
+        ("dtype / quantization", |m| format!("{} {}", m.engine.dtype, m.engine.quantization.clone().unwrap_or_default()), false),
+        ("prompt style", |m| m.prompt_style.clone(), true),
+        ("max new tokens", |m| m.generation.max_new_tokens.to_string(), true),
+        ("temperature", |m| m.generation.temperature.map(|t| t.to_string()).unwrap_or_else(|| "greedy".into()), true),
+        ("stop sequences", |m| m.generation.stop_sequences.join(" "), true),
+        ("dataset", |m| m.dataset.sha256.chars().take(12).collect(), true),
+        ("concurrency", |m| m.concurrency.to_string(), false),
+        ("host", |m| format!("{} ({} cores)", m.host.cpu, m.host.cores), false),
+    ];
+    fields
+        .into_iter()
+        .map(|(field, get, unfair_if_differs)| {
+            let (va, vb) = (get(ma), get(mb));
+            let differs = va != vb;
+            ManifestRow { field: field.into(), a: va, b: vb, differs, unfair: differs && unfair_if_differs }
+        })
+        .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Comparison {
+    pub schema: String,
+    pub a: String,
+    pub b: String,
+    /// Set when the runs cover different cases and only the shared ones are compared.
+    pub subset_note: Option<String>,
+    pub overall: Paired,
+    pub categories: BTreeMap<String, Paired>,
+    pub fixed: Vec<CaseChange>,
+    pub broken: Vec<CaseChange>,
+    /// error type (or `valid`) in A -> in B -> count.
+    pub transitions: BTreeMap<String, BTreeMap<String, usize>>,
+    pub format_a: Format,
+    pub format_b: Format,
+    pub timing: Vec<Delta>,
+    pub manifests: Vec<ManifestRow>,
+    pub verdict: String,
+}
+
+fn outcome(r: &ResultRecord) -> String {
+    if r.valid { "valid".into() } else { r.error_type.clone().unwrap_or_else(|| "invalid".into()) }
+}
+
+/// Refusals first (different datasets, prompt styles, engines), then the paired comparison.
+pub fn compare(a: &Run, b: &Run, allow: Allow) -> Result<Comparison, CompareError> {
+    if let (Some(ma), Some(mb)) = (&a.manifest, &b.manifest) {
+        if ma.dataset.sha256 != mb.dataset.sha256 && !allow.subset {
+            return Err(CompareError::DifferentDatasets { a: ma.dataset.path.clone(), b: mb.dataset.path.clone() });
+        }
+        if ma.prompt_style != mb.prompt_style && !allow.style_mismatch {
+            return Err(CompareError::StyleMismatch { a: ma.prompt_style.clone(), b: mb.prompt_style.clone() });
+        }
+        if ma.engine.engine != mb.engine.engine && !allow.engine_mismatch {
+            return Err(CompareError::EngineMismatch { a: ma.engine.engine.clone(), b: mb.engine.engine.clone() });
+        }
+    }
+    let by_id: HashMap<&str, &ResultRecord> = b.results.iter().map(|r| (r.id.as_str(), r)).collect();
+    let pairs: Vec<(&ResultRecord, &ResultRecord)> =
+        a.results.iter().filter_map(|ra| by_id.get(ra.id.as_str()).map(|rb| (ra, *rb))).collect();
+    if pairs.is_empty() {
+        return Err(CompareError::NoSharedCases);
+    }
+    let (only_a, only_b) = (a.results.len() - pairs.len(), b.results.len() - pairs.len());
+    if (only_a > 0 || only_b > 0) && !allow.subset {
+        return Err(CompareError::DifferentDatasets { a: format!("{} ({} cases)", a.dir.display(), a.results.len()), b: format!("{} ({} cases)", b.dir.display(), b.results.len()) });
+    }
+    let subset_note = (only_a > 0 || only_b > 0)
+        .then(|| format!("compared on the {} shared cases ({only_a} only in A, {only_b} only in B)", pairs.len()));
+
+    let mut by_cat: BTreeMap<String, Vec<(&ResultRecord, &ResultRecord)>> = BTreeMap::new();
+    for p in &pairs {
+        by_cat.entry(p.0.category.clone()).or_default().push(*p);
+    }
+    let change = |(ra, rb): &(&ResultRecord, &ResultRecord)| CaseChange {
+        id: ra.id.clone(),
+        category: ra.category.clone(),
+        a_error: ra.error_type.clone(),
+        b_error: rb.error_type.clone(),
+        a_output: ra.output.clone(),
+        b_output: rb.output.clone(),
+    };
+    let mut transitions: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
+    for (ra, rb) in &pairs {
+        *transitions.entry(outcome(ra)).or_default().entry(outcome(rb)).or_default() += 1;
+    }
+    let overall = paired(&pairs);
+    let categories: BTreeMap<String, Paired> = by_cat.iter().map(|(k, v)| (k.clone(), paired(v))).collect();
+    let timing = timing_deltas(&pairs);
+    let verdict = verdict(&overall, &categories, &timing);
+    Ok(Comparison {
+        schema: COMPARE_SCHEMA.into(),
+        a: a.label(),
+        b: b.label(),
+        subset_note,
+        overall,
+        categories,
+        fixed: pairs.iter().filter(|(x, y)| !x.valid && y.valid).map(change).collect(),
+        broken: pairs.iter().filter(|(x, y)| x.valid && !y.valid).map(change).collect(),
+        transitions,
+        format_a: format_of(pairs.iter().map(|p| p.0)),
+        format_b: format_of(pairs.iter().map(|p| p.1)),
+        timing,
+        manifests: manifest_rows(a, b),
+        verdict,
+    })
+}
+
+/// The comparison in one sentence.
+fn verdict(overall: &Paired, categories: &BTreeMap<String, Paired>, timing: &[Delta]) -> String {
+    let better = categories.values().filter(|p| p.delta > 0.0).count();
+    let worse = categories.values().filter(|p| p.delta < 0.0).count();
+    let direction = if overall.delta > 0.0 { "better" } else if overall.delta < 0.0 { "worse" } else { "no different" };
+    let significance = if overall.p_value < 0.05 { "significant" } else { "not significant" };
+    let mut s = format!(
+        "B is {direction} overall ({:+.1} points, {:.1}% -> {:.1}%, McNemar p={:.3}, {significance}); better on {better} and worse on {worse} of {} categories",
+        100.0 * overall.delta,
+        100.0 * overall.a.accuracy,
+        100.0 * overall.b.accuracy,
+        overall.p_value,
+        categories.len()
+    );
+    if let Some(p95) = timing.iter().find(|d| d.metric == "e2e_ms p95") {
+        s.push_str(&format!("; p95 latency {:+.0}%", 100.0 * (p95.ratio - 1.0)));
+    }
+    s
+}
