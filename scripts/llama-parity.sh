@@ -28,8 +28,11 @@ if [[ ! -x $BIN ]]; then
 fi
 
 [[ -x $FG ]] || cargo build --release
-GGUF=$CACHE/models/gemma-3-270m-q4_k_m.gguf
 $FG models fetch-demo >/dev/null
+# llama.cpp runs the demo GGUF as published (quantized kernels) unless LLAMA_GGUF names another
+# file of the same weights, e.g. an F32 requantization (llama-quantize --allow-requantize ... F32)
+# that makes llama.cpp compute with exactly the dequantized weights fgbench imported.
+GGUF=${LLAMA_GGUF:-$CACHE/models/gemma-3-270m-q4_k_m.gguf}
 work=$(mktemp -d)
 ids=$(head -n "$N" datasets/demo.jsonl | python3 -c 'import sys,json; print("\n".join(json.loads(l)["id"] for l in sys.stdin))')
 : >"$work/llama.jsonl"

@@ -17,6 +17,8 @@ pub enum ModelsCommand {
     Fixture(FixtureArgs),
     /// Show how a model's tokenizer encodes FunctionGemma's control tokens.
     Tokens(TokensArgs),
+    /// Print the token ids of text read from stdin, as the engine receives them (JSON list).
+    Tokenize(TokensArgs),
 }
 
 #[derive(Debug, Args)]
@@ -65,6 +67,15 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
         ModelsCommand::Fixture(a) => {
             fixture::write_fixture(&fixture::Shape::tiny(), a.seed, &a.out)?;
             println!("{}", a.out.display());
+            Ok(0)
+        }
+        ModelsCommand::Tokenize(a) => {
+            let m = resolve(&a.model, a.offline)?;
+            let tok = PromptTokenizer::from_file(&m.dir.join("tokenizer.json"))?;
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                .map_err(|source| Error::Write { path: "stdin".into(), source })?;
+            println!("{}", serde_json::to_string(&tok.encode(&text)?).expect("ids serialize"));
             Ok(0)
         }
         ModelsCommand::Tokens(a) => {
