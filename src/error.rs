@@ -29,6 +29,8 @@ pub enum Error {
     #[error(transparent)]
     Compare(#[from] crate::compare::CompareError),
     #[error(transparent)]
+    Report(#[from] crate::report::ReportError),
+    #[error(transparent)]
     Engine(#[from] EngineError),
     #[error(transparent)]
     Run(#[from] RunError),
@@ -43,6 +45,7 @@ pub enum Error {
 impl Error {
     pub fn exit_code(&self) -> i32 {
         match self {
+            Error::Report(crate::report::ReportError::Io { .. } | crate::report::ReportError::Plot { .. }) => EXIT_FAILURE,
             Error::Fetch(_) | Error::Write { .. } | Error::Engine(EngineError::Generate(_)) => EXIT_FAILURE,
             Error::Run(RunError::Io { .. } | RunError::Engine { .. }) => EXIT_FAILURE,
             Error::Model(ModelError::Pip(_) | ModelError::Hub { .. } | ModelError::Write { .. }) => EXIT_FAILURE,

@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod models;
 pub mod pip;
 pub mod records;
+pub mod report;
 pub mod run;
 pub mod score;
 pub mod stats;

@@ -37,6 +37,9 @@ pub struct EvalArgs {
     /// leaderboard parity).
     #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
     pub prompt_style: PromptStyle,
+    /// Also write an HTML report of the run into this folder (e.g. reports/NAME/).
+    #[arg(long)]
+    pub report: Option<PathBuf>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -103,6 +106,11 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         100.0 * t.harness_overhead
     );
     println!("records: {}", a.out.display());
+    if let Some(dir) = &a.report {
+        let run = crate::compare::Run::load(&a.out)?;
+        let written = crate::report::write_report(&[run], false, Some(&ds), crate::compare::Allow::default(), dir)?;
+        println!("report: {}", written.index.display());
+    }
     Ok(0)
 }
 

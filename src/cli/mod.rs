@@ -6,6 +6,7 @@ mod engine_args;
 mod eval;
 mod models;
 mod render;
+mod report;
 mod score;
 
 use clap::{Parser, Subcommand};
@@ -30,6 +31,8 @@ pub enum Command {
     Datasets(datasets::DatasetsCommand),
     /// Compare two runs case by case: accuracy, McNemar test, fixed/broken cases, format, latency.
     Compare(compare::CompareArgs),
+    /// Write a self-contained HTML report with PNG charts for one run or two (--compare).
+    Report(report::ReportArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
     Eval(eval::EvalArgs),
     /// Obtain, import and inspect models.
@@ -45,6 +48,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Datasets(c) => datasets::run(c),
         Command::Eval(a) => eval::run(a),
         Command::Compare(a) => compare::run(a),
+        Command::Report(a) => report::run(a),
         Command::Models(c) => models::run(c),
     }
 }

@@ -72,7 +72,7 @@ pub struct Format {
     pub wrong_abstentions: usize,
 }
 
-fn format_of<'a>(results: impl Iterator<Item = &'a ResultRecord>) -> Format {
+pub fn format_of<'a>(results: impl Iterator<Item = &'a ResultRecord>) -> Format {
     let mut f = Format::default();
     let (mut calls, mut malformed, mut prose) = (0, 0, 0);
     for r in results {

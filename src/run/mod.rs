@@ -167,7 +167,8 @@ pub fn run_eval(
 
     let progress = Progress::new(cases.len(), done.len());
     let next = AtomicUsize::new(0);
-    let busy_ns = AtomicUsize::new(0);
+    // Time spent on harness work (rendering, scoring, writing records), summed over threads.
+    let harness_ns = AtomicUsize::new(0);
     let workers = concurrency.max(1).min(todo.len().max(1));
     let start = Instant::now();
     let mut new_preds: Vec<Prediction> = Vec::with_capacity(todo.len());
@@ -177,15 +178,15 @@ pub fn run_eval(
         let (tx, rx) = mpsc::channel::<Result<Prediction, RunError>>();
         for _ in 0..workers {
             let tx = tx.clone();
-            let (todo, next, busy_ns) = (&todo, &next, &busy_ns);
+            let (todo, next, harness_ns) = (&todo, &next, &harness_ns);
             s.spawn(move || {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(case) = todo.get(i) else { break };
-                    let prompt = style.render(&case.messages, &case.tools);
                     let t0 = Instant::now();
+                    let prompt = style.render(&case.messages, &case.tools);
+                    harness_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
                     let r = engine.generate(&prompt, settings);
-                    busy_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
                     let msg = r
                         .map(|c| Prediction { id: case.id.clone(), output: c.text, timings: c.timings })
                         .map_err(|source| RunError::Engine { id: case.id.clone(), source });
@@ -200,6 +201,7 @@ pub fn run_eval(
         }
         drop(tx);
         for msg in rx {
+            let t0 = Instant::now();
             match msg {
                 Ok(p) => {
                     let line = serde_json::to_string(&p).expect("prediction serializes");
@@ -220,6 +222,7 @@ pub fn run_eval(
                     failure.get_or_insert(e);
                 }
             }
+            harness_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
         }
     });
     progress.bar.finish_and_clear();
@@ -227,9 +230,9 @@ pub fn run_eval(
     if let Some(e) = failure {
         return Err(e);
     }
-    let engine_busy_s = busy_ns.load(Ordering::Relaxed) as f64 / 1e9 / workers as f64;
+    let harness_s = harness_ns.load(Ordering::Relaxed) as f64 / 1e9;
     let load_s = engine.info().load_ms / 1000.0;
-    let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, engine_busy_s);
+    let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, harness_s);
     let resumed = existing.len();
     let mut all = existing;
     all.extend(new_preds.iter().cloned());

@@ -23,14 +23,14 @@ pub struct RunTiming {
     pub prefill_tok_s_mean: Option<f64>,
     pub prompt_tokens_mean: Option<f64>,
     pub completion_tokens_mean: Option<f64>,
-    /// Share of the generation wall time spent outside engine calls (rendering, parsing,
-    /// scoring, writing records, waiting for the writer).
+    /// Time the harness itself worked (rendering prompts, parsing and scoring outputs,
+    /// writing records) as a share of the run's wall time.
     pub harness_overhead: f64,
 }
 
-/// Timing of the predictions made in this run. `engine_busy_s` is the summed time workers
-/// spent inside `Engine::generate`, divided by the concurrency.
-pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s: f64, engine_busy_s: f64) -> RunTiming {
+/// Timing of the predictions made in this run; `harness_s` is the summed time spent on
+/// harness work (outside `Engine::generate`).
+pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s: f64, harness_s: f64) -> RunTiming {
     let col = |f: &dyn Fn(&Prediction) -> Option<f64>| preds.iter().filter_map(f).collect::<Vec<f64>>();
     let ttft = col(&|p| p.timings.ttft_ms);
     let total = col(&|p| p.timings.total_ms);
@@ -39,7 +39,7 @@ pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s:
         (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
     });
     let prefill = col(&|p| Some(p.timings.prompt_tokens? as f64 / (p.timings.ttft_ms? / 1000.0)));
-    let overhead = if wall_s > 0.0 { ((wall_s - engine_busy_s) / wall_s).max(0.0) } else { 0.0 };
+    let overhead = if wall_s > 0.0 { harness_s / wall_s } else { 0.0 };
     RunTiming {
         cases: preds.len(),
         concurrency,

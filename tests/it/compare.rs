@@ -26,7 +26,7 @@ fn scored_run(dir: &Path, name: &str, outputs: &[(&str, &str)], timing: f64) -> 
     run
 }
 
-fn two_runs(dir: &Path) -> (PathBuf, PathBuf) {
+pub fn two_runs(dir: &Path) -> (PathBuf, PathBuf) {
     let wrong = RIGHT_CONVERT.replace("value:5", "value:6");
     let a = scored_run(dir, "a", &[
         ("demo_multiple_0", &wrong),

@@ -9,4 +9,5 @@ mod compare;
 mod demo;
 mod engine;
 mod golden;
+mod report;
 mod support;
