@@ -4,6 +4,7 @@ pub mod bfcl_decode;
 pub mod parse;
 pub mod render;
 pub mod render_bfcl;
+mod schema;
 pub mod tokens;
 pub mod value;
 

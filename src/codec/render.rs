@@ -16,11 +16,9 @@
 use std::fmt::Write;
 
 use super::tokens::*;
+use super::schema::{SchemaStyle, escaped, properties, required_list, truthy};
 use super::value::{Value, py_float_repr};
 use crate::dataset::case::{Message, Role, ToolCall, tool_function};
-
-/// Property names the template treats as schema keywords and never declares.
-const SKIPPED_PROPERTY_NAMES: [&str; 5] = ["description", "type", "properties", "required", "nullable"];
 
 /// The full prompt for a conversation with tools, ready for raw completion.
 pub fn render_prompt(messages: &[Message], tools: &[serde_json::Value]) -> String {
@@ -100,10 +98,6 @@ fn close_turn(out: &mut String) {
     out.push('\n');
 }
 
-fn escaped(s: &str) -> String {
-    format!("{ESCAPE}{s}{ESCAPE}")
-}
-
 /// JSON-schema type name, upper-cased; BFCL's Python type names mapped to their JSON kin.
 pub fn official_type_name(t: &str) -> String {
     match t {
@@ -119,10 +113,6 @@ pub fn official_type_name(t: &str) -> String {
     }
 }
 
-fn schema_type(schema: &serde_json::Value) -> String {
-    schema.get("type").and_then(|t| t.as_str()).map(official_type_name).unwrap_or_default()
-}
-
 /// `declaration:NAME{description:...,parameters:{properties:{...},required:[...],type:...}}`
 pub fn render_declaration(tool: &serde_json::Value) -> String {
     let f = tool_function(tool);
@@ -132,13 +122,13 @@ pub fn render_declaration(tool: &serde_json::Value) -> String {
     if let Some(params) = f.get("parameters").filter(|p| p.as_object().is_some_and(|o| !o.is_empty())) {
         let mut parts = Vec::new();
         if let Some(props) = params.get("properties").filter(|p| p.as_object().is_some_and(|o| !o.is_empty())) {
-            parts.push(format!("properties:{{{}}}", render_properties(props)));
+            parts.push(format!("properties:{{{}}}", properties(&OFFICIAL, props)));
         }
-        if let Some(req) = required_list(params) {
-            parts.push(req);
+        if truthy(params.get("required")) {
+            parts.push(format!("required:{}", required_list(&params["required"])));
         }
-        if params.get("type").and_then(|t| t.as_str()).is_some() {
-            parts.push(format!("type:{}", escaped(&schema_type(params))));
+        if let Some(t) = params.get("type").and_then(|t| t.as_str()) {
+            parts.push(format!("type:{}", escaped(&official_type_name(t))));
         }
         let _ = write!(out, ",parameters:{{{}}}", parts.join(","));
     }
@@ -146,94 +136,16 @@ pub fn render_declaration(tool: &serde_json::Value) -> String {
     out
 }
 
-fn required_list(schema: &serde_json::Value) -> Option<String> {
-    let req = schema.get("required")?.as_array().filter(|r| !r.is_empty())?;
-    let items: Vec<String> = req.iter().map(|r| escaped(&json_text(r))).collect();
-    Some(format!("required:[{}]", items.join(",")))
-}
-
-fn json_text(v: &serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s.clone(),
-        other => Value::from_json(other).py_str(),
-    }
-}
-
-/// The properties of an object schema, sorted by name.
-fn render_properties(props: &serde_json::Value) -> String {
-    let Some(map) = props.as_object() else { return String::new() };
-    let mut names: Vec<&String> = map.keys().collect();
-    names.sort();
-    names
-        .into_iter()
-        .filter(|n| !SKIPPED_PROPERTY_NAMES.contains(&n.as_str()))
-        .map(|n| render_property(n, &map[n]))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn render_property(name: &str, schema: &serde_json::Value) -> String {
-    let description = schema.get("description").and_then(|d| d.as_str()).unwrap_or_default();
-    let ty = schema_type(schema);
-    let mut out = format!("{name}:{{description:{}", escaped(description));
-    match ty.as_str() {
-        "STRING" => {
-            if let Some(e) = schema.get("enum").filter(|e| !e.is_null()) {
-                let _ = write!(out, ",enum:{}", render_schema_value(e));
-            }
-        }
-        "OBJECT" => {
-            let props = schema.get("properties").map(render_properties).unwrap_or_default();
-            let _ = write!(out, ",properties:{{{props}}}");
-            if let Some(req) = required_list(schema) {
-                let _ = write!(out, ",{req}");
-            }
-        }
-        "ARRAY" => {
-            if let Some(items) = schema.get("items").and_then(|i| i.as_object()).filter(|i| !i.is_empty()) {
-                let mut keys: Vec<&String> = items.keys().collect();
-                keys.sort();
-                let parts: Vec<String> = keys
-                    .into_iter()
-                    .filter(|k| !items[*k].is_null())
-                    .map(|k| {
-                        let v = &items[k];
-                        match k.as_str() {
-                            "properties" if v.is_object() => format!("properties:{{{}}}", render_properties(v)),
-                            "required" => required_list(&serde_json::json!({"required": v})).unwrap_or_else(|| "required:[]".into()),
-                            "type" => match v {
-                                serde_json::Value::String(t) => format!("type:{}", escaped(&official_type_name(t))),
-                                other => format!("type:{}", render_type_list(other)),
-                            },
-                            _ => format!("{k}:{}", render_schema_value(v)),
-                        }
-                    })
-                    .collect();
-                let _ = write!(out, ",items:{{{}}}", parts.join(","));
-            }
-        }
-        _ => {}
-    }
-    let _ = write!(out, ",type:{}}}", escaped(&ty));
-    out
-}
-
-fn render_type_list(v: &serde_json::Value) -> String {
-    let items: Vec<String> = v.as_array().into_iter().flatten().map(|t| escaped(&official_type_name(&json_text(t)))).collect();
-    format!("[{}]", items.join(","))
-}
-
-/// A schema value (enum lists, nested `items` keywords): the template escapes dict keys here.
-fn render_schema_value(v: &serde_json::Value) -> String {
-    format_value(&Value::from_json(v), true)
-}
+const OFFICIAL: SchemaStyle = SchemaStyle { type_name: official_type_name, null_enum: false };
 
 /// A call argument value: strings escaped, dict keys bare and sorted.
 pub fn render_value(v: &Value) -> String {
     format_value(v, false)
 }
 
-fn format_value(v: &Value, escape_keys: bool) -> String {
+/// Formats a value as the template's `format_argument` does (shared by both prompt styles):
+/// strings escaped, scalars as Python prints them, dict keys sorted and optionally escaped.
+pub(crate) fn format_value(v: &Value, escape_keys: bool) -> String {
     match v {
         Value::Null => "null".into(),
         Value::Bool(b) => b.to_string(),

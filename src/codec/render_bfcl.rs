@@ -8,142 +8,30 @@
 use std::fmt::Write;
 
 use super::tokens::*;
-use super::value::{Value, py_float_repr, py_strip};
+use super::render::format_value;
+use super::schema::{SchemaStyle, escaped, json_str, properties, required_list, truthy};
+use super::value::{Value, py_strip};
 use crate::dataset::case::{Message, Role, tool_function};
 
 /// BFCL's `_get_language_specific_hint` for Python categories.
 pub const PYTHON_HINT: &str = " Note that the provided function is in Python 3 syntax.";
 
-const STANDARD_KEYS: [&str; 5] = ["description", "type", "properties", "required", "nullable"];
-
-fn escape(s: &str) -> String {
-    format!("{ESCAPE}{s}{ESCAPE}")
-}
-
-/// `_format_value`: Python's str() of scalars, `<escape>`d strings, sorted dict keys.
-fn format_value(v: &Value, escape_keys: bool) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => py_float_repr(*f),
-        Value::Str(s) => escape(s),
-        Value::List(items) => format!("[{}]", items.iter().map(|i| format_value(i, escape_keys)).collect::<Vec<_>>().join(",")),
-        Value::Dict(d) => {
-            let mut keys: Vec<&String> = d.keys().collect();
-            keys.sort();
-            let parts: Vec<String> = keys
-                .into_iter()
-                .map(|k| format!("{}:{}", if escape_keys { escape(k) } else { k.clone() }, format_value(&d[k], escape_keys)))
-                .collect();
-            format!("{{{}}}", parts.join(","))
-        }
-    }
-}
-
-fn json_str<'a>(v: Option<&'a serde_json::Value>) -> String {
-    match v {
-        None | Some(serde_json::Value::Null) => String::new(),
-        Some(serde_json::Value::String(s)) => s.clone(),
-        Some(other) => Value::from_json(other).py_str(),
-    }
-}
-
-/// Python truthiness of a JSON value (`if value:`).
-fn truthy(v: Option<&serde_json::Value>) -> bool {
-    match v {
-        None | Some(serde_json::Value::Null) => false,
-        Some(serde_json::Value::Bool(b)) => *b,
-        Some(serde_json::Value::String(s)) => !s.is_empty(),
-        Some(serde_json::Value::Array(a)) => !a.is_empty(),
-        Some(serde_json::Value::Object(o)) => !o.is_empty(),
-        Some(serde_json::Value::Number(n)) => n.as_f64() != Some(0.0),
-    }
-}
-
-fn required_list(v: &serde_json::Value) -> String {
-    let items: Vec<String> = v.as_array().into_iter().flatten().map(|r| escape(&json_str(Some(r)))).collect();
-    format!("[{}]", items.join(","))
-}
-
-fn format_parameters(props: &serde_json::Value) -> String {
-    let Some(map) = props.as_object() else { return String::new() };
-    let mut keys: Vec<&String> = map.keys().collect();
-    keys.sort();
-    keys.into_iter()
-        .filter(|k| !STANDARD_KEYS.contains(&k.as_str()))
-        .map(|k| format_schema_property(k, &map[k]))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn format_schema_property(key: &str, value: &serde_json::Value) -> String {
-    let desc = json_str(value.get("description"));
-    let type_val = json_str(value.get("type")).to_uppercase();
-    let mut out = format!("{key}:{{description:{}", escape(&desc));
-    match type_val.as_str() {
-        "STRING" => {
-            if let Some(e) = value.get("enum") {
-                let _ = write!(out, ",enum:{}", format_value(&Value::from_json(e), true));
-            }
-        }
-        "OBJECT" => {
-            out.push_str(",properties:{");
-            if truthy(value.get("properties")) {
-                out.push_str(&format_parameters(&value["properties"]));
-            }
-            out.push('}');
-            if truthy(value.get("required")) {
-                let _ = write!(out, ",required:{}", required_list(&value["required"]));
-            }
-        }
-        "ARRAY" => out.push_str(&format_array_details(value)),
-        _ => {}
-    }
-    let _ = write!(out, ",type:{}}}", escape(&type_val));
-    out
-}
-
-fn format_array_details(value: &serde_json::Value) -> String {
-    let Some(items) = value.get("items").filter(|i| truthy(Some(i))).and_then(|i| i.as_object()) else {
-        return String::new();
-    };
-    let mut keys: Vec<&String> = items.keys().collect();
-    keys.sort();
-    let parts: Vec<String> = keys
-        .into_iter()
-        .filter(|k| !items[*k].is_null())
-        .map(|k| {
-            let v = &items[k];
-            match (k.as_str(), v) {
-                ("properties", serde_json::Value::Object(_)) => format!("properties:{{{}}}", format_parameters(v)),
-                ("required", _) => format!("required:{}", required_list(v)),
-                ("type", serde_json::Value::String(t)) => format!("type:{}", format_value(&Value::Str(t.to_uppercase()), true)),
-                ("type", other) => {
-                    let upper: Vec<Value> = other.as_array().into_iter().flatten().map(|t| Value::Str(json_str(Some(t)).to_uppercase())).collect();
-                    format!("type:{}", format_value(&Value::List(upper), true))
-                }
-                (k, v) => format!("{k}:{}", format_value(&Value::from_json(v), true)),
-            }
-        })
-        .collect();
-    format!(",items:{{{}}}", parts.join(","))
-}
+const BFCL: SchemaStyle = SchemaStyle { type_name: str::to_uppercase, null_enum: true };
 
 fn format_declaration(tool: &serde_json::Value, hint: &str) -> String {
     let f = tool_function(tool);
     let name = json_str(f.get("name"));
     let description = format!("{}{hint}", json_str(f.get("description")));
-    let mut out = format!("{DECLARATION_PREFIX}{name}{{description:{}", escape(&description));
+    let mut out = format!("{DECLARATION_PREFIX}{name}{{description:{}", escaped(&description));
     if let Some(params) = f.get("parameters").filter(|p| truthy(Some(p))) {
         if truthy(params.get("properties")) {
-            let _ = write!(out, ",properties:{{{}}}", format_parameters(&params["properties"]));
+            let _ = write!(out, ",properties:{{{}}}", properties(&BFCL, &params["properties"]));
         }
         if truthy(params.get("required")) {
             let _ = write!(out, ",required:{}", required_list(&params["required"]));
         }
         if let Some(t) = params.get("type") {
-            let _ = write!(out, ",type:{}", escape(&json_str(Some(t)).to_uppercase()));
+            let _ = write!(out, ",type:{}", escaped(&json_str(Some(t)).to_uppercase()));
         }
     }
     out.push('}');
@@ -157,7 +45,7 @@ fn format_args(args: &serde_json::Value) -> String {
     };
     match Value::from_json(&parsed) {
         d @ Value::Dict(_) => format_value(&d, false),
-        other => format!("{{value:{}}}", escape(&other.py_str())),
+        other => format!("{{value:{}}}", escaped(&other.py_str())),
     }
 }
 
@@ -200,7 +88,7 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
                 let name = m.name.as_deref().unwrap_or("unknown_tool");
                 let body = match serde_json::from_str::<serde_json::Value>(&m.content) {
                     Ok(v @ serde_json::Value::Object(_)) => format_value(&Value::from_json(&v), false),
-                    _ => format!("{{value:{}}}", escape(&m.content)),
+                    _ => format!("{{value:{}}}", escaped(&m.content)),
                 };
                 let _ = write!(out, "{START_RESPONSE}{RESPONSE_PREFIX}{name}{body}{END_RESPONSE}");
             }

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use serde::{Deserialize, Serialize};
 
 pub use load::{CompareError, Run};
+use crate::dataset::Dataset;
 use crate::records::ResultRecord;
 use crate::score::OutputShape;
 use crate::stats::{bootstrap_ci, mcnemar_exact, mean, percentile};
@@ -54,6 +55,8 @@ fn paired(pairs: &[(&ResultRecord, &ResultRecord)]) -> Paired {
 pub struct CaseChange {
     pub id: String,
     pub category: String,
+    /// The accepted answers (BFCL shape), when the dataset is at hand.
+    pub expected: Option<serde_json::Value>,
     pub a_error: Option<String>,
     pub b_error: Option<String>,
     pub a_output: String,
@@ -199,7 +202,7 @@ fn outcome(r: &ResultRecord) -> String {
 }
 
 /// Refusals first (different datasets, prompt styles, engines), then the paired comparison.
-pub fn compare(a: &Run, b: &Run, allow: Allow) -> Result<Comparison, CompareError> {
+pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Result<Comparison, CompareError> {
     if let (Some(ma), Some(mb)) = (&a.manifest, &b.manifest) {
         if ma.dataset.sha256 != mb.dataset.sha256 && !allow.subset {
             return Err(CompareError::DifferentDatasets { a: ma.dataset.path.clone(), b: mb.dataset.path.clone() });
@@ -231,6 +234,7 @@ pub fn compare(a: &Run, b: &Run, allow: Allow) -> Result<Comparison, CompareErro
     let change = |(ra, rb): &(&ResultRecord, &ResultRecord)| CaseChange {
         id: ra.id.clone(),
         category: ra.category.clone(),
+        expected: dataset.and_then(|d| d.get(&ra.id).ok()).map(|c| serde_json::to_value(&c.answers).unwrap_or_default()),
         a_error: ra.error_type.clone(),
         b_error: rb.error_type.clone(),
         a_output: ra.output.clone(),

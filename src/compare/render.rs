@@ -18,6 +18,15 @@ fn shorten(s: &str, n: usize) -> String {
     if one_line.chars().count() <= n { one_line } else { format!("{}…", one_line.chars().take(n).collect::<String>()) }
 }
 
+/// The format-health rows shown for A and B.
+fn format_rows(c: &Comparison) -> [(&'static str, f64, f64); 3] {
+    [
+        ("calls", c.format_a.call_rate, c.format_b.call_rate),
+        ("parse errors", c.format_a.parse_error_rate, c.format_b.parse_error_rate),
+        ("prose, no call", c.format_a.prose_rate, c.format_b.prose_rate),
+    ]
+}
+
 /// Rows of the accuracy table: each category, then overall.
 fn accuracy_rows(c: &Comparison) -> Vec<(String, &Paired)> {
     c.categories.iter().map(|(k, v)| (k.clone(), v)).chain(std::iter::once(("overall".to_string(), &c.overall))).collect()
@@ -66,6 +75,9 @@ pub fn table(c: &Comparison) -> String {
         let _ = writeln!(o, "\n{title}: {}", list.len());
         for ch in list.iter().take(20) {
             let _ = writeln!(o, "  {} [{}]\n    A: {}\n    B: {}", ch.id, ch.category, shorten(&ch.a_output, 100), shorten(&ch.b_output, 100));
+            if let Some(e) = &ch.expected {
+                let _ = writeln!(o, "    expected: {}", shorten(&e.to_string(), 100));
+            }
         }
         if list.len() > 20 {
             let _ = writeln!(o, "  ... and {} more (--format json lists all)", list.len() - 20);
@@ -98,11 +110,7 @@ pub fn markdown(c: &Comparison) -> String {
         let _ = writeln!(o, "| {bold}{name}{bold} | {} | {} | {} | {:+.1} | {} | {} | {:.4} |", p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
     }
     let _ = writeln!(o, "\n| format | A | B |\n|---|---:|---:|");
-    for (name, a, b) in [
-        ("calls", c.format_a.call_rate, c.format_b.call_rate),
-        ("parse errors", c.format_a.parse_error_rate, c.format_b.parse_error_rate),
-        ("prose, no call", c.format_a.prose_rate, c.format_b.prose_rate),
-    ] {
+    for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "| {name} | {} | {} |", pct(a), pct(b));
     }
     let _ = writeln!(o, "| right / wrong abstentions | {} / {} | {} / {} |", c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions);
@@ -117,9 +125,10 @@ pub fn markdown(c: &Comparison) -> String {
         }
     }
     for (title, list) in [("Fixed (A wrong, B right)", &c.fixed), ("Broken (A right, B wrong)", &c.broken)] {
-        let _ = writeln!(o, "\n<details><summary>{title}: {}</summary>\n\n| id | category | A | B |\n|---|---|---|---|", list.len());
+        let _ = writeln!(o, "\n<details><summary>{title}: {}</summary>\n\n| id | category | expected | A | B |\n|---|---|---|---|---|", list.len());
         for ch in list {
-            let _ = writeln!(o, "| {} | {} | {} | {} |", ch.id, ch.category, md_escape(&ch.a_output), md_escape(&ch.b_output));
+            let expected = ch.expected.as_ref().map(|e| md_escape(&e.to_string())).unwrap_or_default();
+            let _ = writeln!(o, "| {} | {} | {expected} | {} | {} |", ch.id, ch.category, md_escape(&ch.a_output), md_escape(&ch.b_output));
         }
         let _ = writeln!(o, "\n</details>");
     }

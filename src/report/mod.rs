@@ -61,7 +61,7 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         return Err(ReportError::RunCount(runs.len()));
     }
     std::fs::create_dir_all(out).map_err(|source| ReportError::Io { path: out.to_path_buf(), source })?;
-    let comparison: Option<Comparison> = if runs.len() == 2 { Some(compare(&runs[0], &runs[1], allow)?) } else { None };
+    let comparison: Option<Comparison> = if runs.len() == 2 { Some(compare(&runs[0], &runs[1], allow, dataset)?) } else { None };
     let labels: Vec<String> = match runs.len() {
         1 => vec![runs[0].label()],
         _ => vec![format!("A: {}", runs[0].label()), format!("B: {}", runs[1].label())],

@@ -62,7 +62,8 @@ fn normalise(s: &str, dir: &Path) -> String {
 fn compare_json_and_markdown_match_golden_files() {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_runs(dir.path());
-    let json = fgbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json"]);
+    let ds = repo_file("datasets/demo.jsonl");
+    let json = fgbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "json", "--dataset", &ds]);
     assert!(json.status.success(), "{}", stderr(&json));
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(v["overall"]["n"], 4);
@@ -73,7 +74,8 @@ fn compare_json_and_markdown_match_golden_files() {
     assert_eq!(v["transitions"]["valid"]["irrelevance_error:decoder_success"], 1);
     assert_eq!(v["format_b"]["parse_error_rate"], 0.25);
     golden("compare.json", &normalise(&stdout(&json), dir.path()));
-    let md = fgbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "markdown"]);
+    assert_eq!(v["fixed"][0]["expected"][0]["convert_units"]["value"][0], 5.0);
+    let md = fgbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap(), "--format", "markdown", "--dataset", &ds]);
     assert!(md.status.success());
     golden("compare.md", &normalise(&stdout(&md), dir.path()));
     let table = fgbench(&["compare", a.to_str().unwrap(), b.to_str().unwrap()]);
