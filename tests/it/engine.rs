@@ -274,3 +274,40 @@ fn control_tokens_in_rendered_prompts_are_single_ids() {
         }
     }
 }
+
+#[test]
+fn a_real_kill_leaves_a_run_that_resume_finishes() {
+    let run = tempfile::tempdir().unwrap();
+    let out = run.path().join("r");
+    let args = |resume: bool| {
+        let mut v = vec!["eval".to_string(), "--model".into(), fixture().to_str().unwrap().into(), "--dataset".into(), repo_file("datasets/demo.jsonl"),
+            "--out".into(), out.to_str().unwrap().into(), "--limit".into(), "30".into(), "--max-new-tokens".into(), "400".into()];
+        if resume {
+            v.push("--resume".into());
+        }
+        v
+    };
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args(false))
+        .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let preds = out.join("predictions.jsonl");
+    let start = std::time::Instant::now();
+    // Kill (SIGKILL) as soon as a few cases are on disk, before the run can finish.
+    loop {
+        let n = std::fs::read_to_string(&preds).map(|t| t.lines().count()).unwrap_or(0);
+        if n >= 3 || start.elapsed() > std::time::Duration::from_secs(60) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = std::fs::read_to_string(&preds).unwrap().lines().count();
+    assert!((3..30).contains(&before), "killed after {before} cases");
+    let o = fgbench(&args(true).iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = lines(&preds);
+    assert_eq!(after.len(), 30);
+    let ids: std::collections::HashSet<&str> = after.iter().map(|p| p["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 30, "no case twice, none missing");
+    assert!(stdout(&o).contains("resumed)"), "{}", stdout(&o));
+}
