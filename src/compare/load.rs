@@ -55,13 +55,16 @@ impl Run {
         Ok(Run { dir: dir.to_path_buf(), results, manifest })
     }
 
+    /// The model (and adapter), with the prompt style when it is not the official one.
     pub fn label(&self) -> String {
-        match &self.manifest {
-            Some(m) => match &m.model.adapter {
-                Some(a) => format!("{} + adapter {}", m.model.source, a.path.display()),
-                None => m.model.source.clone(),
-            },
-            None => self.dir.display().to_string(),
+        let Some(m) = &self.manifest else { return self.dir.display().to_string() };
+        let mut label = match &m.model.adapter {
+            Some(a) => format!("{} + adapter {}", m.model.source, a.path.display()),
+            None => m.model.source.clone(),
+        };
+        if m.prompt_style != "official" {
+            label.push_str(&format!(" [{} prompts]", m.prompt_style));
         }
+        label
     }
 }
