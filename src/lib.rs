@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod engine;
 pub mod error;
 pub mod fsutil;
+pub mod gate;
 pub mod models;
 pub mod pip;
 pub mod records;

@@ -4,6 +4,7 @@ mod compare;
 mod datasets;
 mod engine_args;
 mod eval;
+mod gate;
 mod models;
 mod render;
 mod report;
@@ -31,6 +32,8 @@ pub enum Command {
     Datasets(datasets::DatasetsCommand),
     /// Compare two runs case by case: accuracy, McNemar test, fixed/broken cases, format, latency.
     Compare(compare::CompareArgs),
+    /// Check a run against a stored baseline: exit 0 pass, 1 regression, 2 bad input.
+    Gate(gate::GateArgs),
     /// Write a self-contained HTML report with PNG charts for one run or two (--compare).
     Report(report::ReportArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
@@ -49,6 +52,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Eval(a) => eval::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
+        Command::Gate(a) => gate::run(a),
         Command::Models(c) => models::run(c),
     }
 }

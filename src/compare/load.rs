@@ -22,6 +22,8 @@ pub enum CompareError {
     NoSharedCases,
     #[error("the runs used different prompt styles ({a} vs {b}); pass --allow-style-mismatch to compare them anyway (a format-sensitivity comparison)")]
     StyleMismatch { a: String, b: String },
+    #[error("the runs used different engine settings ({0}); pass --allow-settings-mismatch to gate them anyway")]
+    SettingsMismatch(String),
     #[error("the runs used different engines ({a} vs {b}); pass --allow-engine-mismatch to compare them anyway")]
     EngineMismatch { a: String, b: String },
 }

@@ -8,6 +8,7 @@ mod codec_props;
 mod compare;
 mod demo;
 mod engine;
+mod gate;
 mod golden;
 mod report;
 mod support;

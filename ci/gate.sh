@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The script a CI job calls: evaluate the candidate checkpoint, gate it against the stored
+# baseline, and write a report (uploaded as an artifact). Exit status is the gate's.
+#
+#   ci/gate.sh MODEL [ADAPTER]        (env: DATASET, BASELINE, OUT, FGBENCH)
+set -euo pipefail
+MODEL=${1:?usage: ci/gate.sh MODEL [ADAPTER]}
+ADAPTER=${2:-}
+DATASET=${DATASET:-datasets/demo.jsonl}
+BASELINE=${BASELINE:-ci/baseline/demo}
+OUT=${OUT:-reports/ci}
+FGBENCH=${FGBENCH:-fgbench}
+rm -rf "$OUT/run"
+"$FGBENCH" eval --model "$MODEL" ${ADAPTER:+--adapter "$ADAPTER"} --dataset "$DATASET" --out "$OUT/run"
+"$FGBENCH" report "$BASELINE" "$OUT/run" --compare --dataset "$DATASET" --out "$OUT/report" || true
+"$FGBENCH" compare "$BASELINE" "$OUT/run" --dataset "$DATASET" --format markdown >"$OUT/compare.md" || true
+status=0
+"$FGBENCH" gate --baseline "$BASELINE" --current "$OUT/run" --config ci/gate.toml --markdown | tee "$OUT/gate.md" || status=$?
+exit $status

@@ -1,0 +1,226 @@
+//! `fgbench gate`: a comparison against a stored baseline turned into a CI decision. Built on
+//! the paired comparison; a regression must be both statistically clear and larger than the
+//! allowed margin, so a noisy machine does not fail a pull request by chance.
+
+pub mod config;
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use config::GateConfig;
+use crate::compare::{Allow, CompareError, Run, compare};
+use crate::records::ResultRecord;
+use crate::stats::{SplitMix64, mean, percentile};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Pass,
+    Fail,
+    Inconclusive,
+}
+
+impl Decision {
+    pub fn word(self) -> &'static str {
+        match self {
+            Decision::Pass => "pass",
+            Decision::Fail => "FAIL",
+            Decision::Inconclusive => "inconclusive",
+        }
+    }
+}
+
+/// One row of the verdict table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub metric: String,
+    pub baseline: f64,
+    pub current: f64,
+    /// current / baseline for performance metrics; current - baseline for accuracy.
+    pub change: f64,
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub threshold: String,
+    pub decision: Decision,
+    pub detail: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GateReport {
+    pub checks: Vec<Check>,
+    /// Fail if any check fails; otherwise pass (inconclusive checks are reported, not fatal).
+    pub decision: Decision,
+}
+
+fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &config::AccuracyRule, alpha: f64) -> Check {
+    let n = pairs.len();
+    let base = pairs.iter().filter(|(b, _)| b.valid).count() as f64 / n.max(1) as f64;
+    let cur = pairs.iter().filter(|(_, c)| c.valid).count() as f64 / n.max(1) as f64;
+    let broken = pairs.iter().filter(|(b, c)| b.valid && !c.valid).count();
+    let fixed = pairs.iter().filter(|(b, c)| !b.valid && c.valid).count();
+    let p = crate::stats::mcnemar_exact(fixed, broken);
+    let drop = base - cur;
+    let decision = if n < rule.min_cases {
+        Decision::Inconclusive
+    } else if drop > rule.max_drop && p < alpha {
+        Decision::Fail
+    } else {
+        Decision::Pass
+    };
+    let why = if n < rule.min_cases { format!("only {n} paired cases (< {})", rule.min_cases) } else { format!("McNemar p={p:.4}, {fixed} fixed, {broken} broken") };
+    Check {
+        metric: format!("accuracy {name}"),
+        baseline: base,
+        current: cur,
+        change: cur - base,
+        ci_low: None,
+        ci_high: None,
+        threshold: format!("drop <= {:.1} points or p >= {alpha}", 100.0 * rule.max_drop),
+        decision,
+        detail: why,
+    }
+}
+
+type Extract = fn(&ResultRecord) -> Option<f64>;
+
+fn metric_fn(name: &str) -> Option<(Extract, fn(&[f64]) -> Option<f64>)> {
+    let decode: Extract = |r| {
+        let (n, t, f) = (r.timings.completion_tokens? as f64, r.timings.total_ms?, r.timings.ttft_ms?);
+        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
+    };
+    Some(match name {
+        "e2e_ms_p50" => (|r| r.timings.total_ms, |v| percentile(v, 0.5)),
+        "e2e_ms_p95" => (|r| r.timings.total_ms, |v| percentile(v, 0.95)),
+        "ttft_ms_mean" => (|r| r.timings.ttft_ms, mean),
+        "ttft_ms_p95" => (|r| r.timings.ttft_ms, |v| percentile(v, 0.95)),
+        "decode_tok_s_mean" => (decode, mean),
+        _ => return None,
+    })
+}
+
+pub const METRICS: [&str; 5] = ["e2e_ms_p50", "e2e_ms_p95", "ttft_ms_mean", "ttft_ms_p95", "decode_tok_s_mean"];
+
+/// current/baseline of a statistic with a bootstrap 95% interval; each run's cases are
+/// resampled independently (timings of the two runs are not paired in time).
+fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur: &[&ResultRecord], resamples: usize) -> Option<Check> {
+    let (get, stat) = metric_fn(&rule.metric)?;
+    let b: Vec<f64> = base.iter().filter_map(|r| get(r)).collect();
+    let c: Vec<f64> = cur.iter().filter_map(|r| get(r)).collect();
+    if b.len() < 2 || c.len() < 2 {
+        return None;
+    }
+    let (sb, sc) = (stat(&b)?, stat(&c)?);
+    let mut rng = SplitMix64(0x6a7e);
+    let mut ratios = Vec::with_capacity(resamples);
+    let resample = |v: &[f64], rng: &mut SplitMix64| -> Vec<f64> { (0..v.len()).map(|_| v[rng.below(v.len())]).collect() };
+    for _ in 0..resamples {
+        let (rb, rc) = (resample(&b, &mut rng), resample(&c, &mut rng));
+        if let (Some(x), Some(y)) = (stat(&rb), stat(&rc)) {
+            if x != 0.0 {
+                ratios.push(y / x);
+            }
+        }
+    }
+    let (lo, hi) = (percentile(&ratios, 0.025)?, percentile(&ratios, 0.975)?);
+    let (decision, threshold) = match (rule.max_increase, rule.max_decrease) {
+        (Some(up), _) => {
+            let limit = 1.0 + up;
+            (if lo > limit { Decision::Fail } else if hi <= limit { Decision::Pass } else { Decision::Inconclusive }, format!("ratio <= {limit:.3}"))
+        }
+        (None, Some(down)) => {
+            let limit = 1.0 - down;
+            (if hi < limit { Decision::Fail } else if lo >= limit { Decision::Pass } else { Decision::Inconclusive }, format!("ratio >= {limit:.3}"))
+        }
+        (None, None) => (Decision::Pass, "report only".into()),
+    };
+    Some(Check {
+        metric: rule.metric.clone(),
+        baseline: sb,
+        current: sc,
+        change: if sb != 0.0 { sc / sb } else { f64::NAN },
+        ci_low: Some(lo),
+        ci_high: Some(hi),
+        threshold,
+        decision,
+        detail: format!("{} vs {} cases", b.len(), c.len()),
+    })
+}
+
+/// Runs every check of the config on a baseline and a current run.
+pub fn gate(baseline: &Run, current: &Run, cfg: &GateConfig, allow: Allow, allow_settings: bool) -> Result<GateReport, CompareError> {
+    // The comparison does the refusals of datasets, prompt styles and engines.
+    compare(baseline, current, allow, None)?;
+    if let (Some(b), Some(c), false) = (&baseline.manifest, &current.manifest, allow_settings) {
+        let (eb, ec) = ((&b.generation, &b.engine.dtype, &b.engine.quantization), (&c.generation, &c.engine.dtype, &c.engine.quantization));
+        if eb != ec {
+            return Err(CompareError::SettingsMismatch(format!(
+                "max new tokens {} vs {}, temperature {:?} vs {:?}, dtype {} vs {}, quantization {:?} vs {:?}",
+                eb.0.max_new_tokens, ec.0.max_new_tokens, eb.0.temperature, ec.0.temperature, eb.1, ec.1, eb.2, ec.2
+            )));
+        }
+    }
+    let by_id: HashMap<&str, &ResultRecord> = current.results.iter().map(|r| (r.id.as_str(), r)).collect();
+    let pairs: Vec<(&ResultRecord, &ResultRecord)> =
+        baseline.results.iter().filter_map(|b| by_id.get(b.id.as_str()).map(|c| (b, *c))).collect();
+    let mut checks = vec![accuracy_check("overall", &pairs, &cfg.accuracy.overall(), cfg.accuracy.alpha)];
+    for (cat, rule) in &cfg.accuracy.categories {
+        let cat_pairs: Vec<_> = pairs.iter().filter(|(b, _)| &b.category == cat).copied().collect();
+        checks.push(accuracy_check(cat, &cat_pairs, &rule.with_defaults(&cfg.accuracy), cfg.accuracy.alpha));
+    }
+    let base: Vec<&ResultRecord> = pairs.iter().map(|p| p.0).collect();
+    let cur: Vec<&ResultRecord> = pairs.iter().map(|p| p.1).collect();
+    for rule in &cfg.performance {
+        if let Some(c) = performance_check(rule, &base, &cur, cfg.bootstrap_resamples) {
+            checks.push(c);
+        }
+    }
+    let decision = if checks.iter().any(|c| c.decision == Decision::Fail) { Decision::Fail } else { Decision::Pass };
+    Ok(GateReport { checks, decision })
+}
+
+pub fn render_table(r: &GateReport, markdown: bool) -> String {
+    let mut o = String::new();
+    let ci = |c: &Check| match (c.ci_low, c.ci_high) {
+        (Some(l), Some(h)) => format!("[{l:.3}, {h:.3}]"),
+        _ => "-".into(),
+    };
+    let change = |c: &Check| if c.metric.starts_with("accuracy") { format!("{:+.1} pts", 100.0 * c.change) } else { format!("x{:.3}", c.change) };
+    let fmt = |c: &Check, v: f64| if c.metric.starts_with("accuracy") { format!("{:.1}%", 100.0 * v) } else { format!("{v:.1}") };
+    if markdown {
+        o.push_str(&format!("### fgbench gate: **{}**\n\n| metric | baseline | current | change | 95% CI | threshold | result | detail |\n|---|---:|---:|---:|---:|---|---|---|\n", r.decision.word()));
+        for c in &r.checks {
+            o.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} | {} |\n", c.metric, fmt(c, c.baseline), fmt(c, c.current), change(c), ci(c), c.threshold, c.decision.word(), c.detail));
+        }
+    } else {
+        o.push_str(&format!("{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n", "metric", "baseline", "current", "change", "95% CI", "threshold", "result", "detail"));
+        for c in &r.checks {
+            o.push_str(&format!("{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n", c.metric, fmt(c, c.baseline), fmt(c, c.current), change(c), ci(c), c.threshold, c.decision.word(), c.detail));
+        }
+        o.push_str(&format!("\ngate: {}\n", r.decision.word()));
+    }
+    o
+}
+
+/// Replaces the baseline directory with the current run's records, atomically (copy to a
+/// temporary sibling, then swap by rename).
+pub fn update_baseline(current: &Path, baseline: &Path) -> std::io::Result<()> {
+    let tmp = baseline.with_extension("updating");
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp)?;
+    for name in [crate::run::RESULTS, crate::run::MANIFEST, crate::run::SUMMARY, crate::run::PREDICTIONS] {
+        let src = current.join(name);
+        if src.is_file() {
+            std::fs::copy(&src, tmp.join(name))?;
+        }
+    }
+    let old = baseline.with_extension("old");
+    let _ = std::fs::remove_dir_all(&old);
+    if baseline.exists() {
+        std::fs::rename(baseline, &old)?;
+    }
+    std::fs::rename(&tmp, baseline)?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
