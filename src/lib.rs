@@ -12,6 +12,7 @@ pub mod engine;
 pub mod error;
 pub mod fsutil;
 pub mod gate;
+pub mod measure;
 pub mod models;
 pub mod pip;
 pub mod records;

@@ -10,11 +10,40 @@ use crate::gate::{Decision, GateConfig, gate, render_table, update_baseline};
 #[derive(Debug, Args)]
 pub struct GateArgs {
     /// The stored baseline run directory.
-    #[arg(long)]
-    pub baseline: PathBuf,
+    #[arg(long, required_unless_present = "interleaved")]
+    pub baseline: Option<PathBuf>,
     /// The run to check.
+    #[arg(long, required_unless_present = "interleaved")]
+    pub current: Option<PathBuf>,
+    /// Measure both models now, alternately in this process (recommended for CI: noise hits
+    /// both alike), instead of reading stored runs.
+    #[arg(long, requires_all = ["baseline_model", "current_model"])]
+    pub interleaved: bool,
+    /// Interleaved mode: the baseline model (same sources as `eval --model`).
     #[arg(long)]
-    pub current: PathBuf,
+    pub baseline_model: Option<String>,
+    #[arg(long)]
+    pub baseline_adapter: Option<PathBuf>,
+    /// Interleaved mode: the candidate model.
+    #[arg(long)]
+    pub current_model: Option<String>,
+    #[arg(long)]
+    pub current_adapter: Option<PathBuf>,
+    /// Interleaved mode: the cases.
+    #[arg(long, default_value = "datasets/demo.jsonl")]
+    pub dataset: PathBuf,
+    /// Interleaved mode: only the first K cases.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Interleaved mode: timing repetitions per case (accuracy uses the first).
+    #[arg(long, default_value_t = 1)]
+    pub repetitions: usize,
+    #[arg(long, value_enum, default_value_t = crate::codec::PromptStyle::Official)]
+    pub prompt_style: crate::codec::PromptStyle,
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub engine: super::engine_args::EngineArgs,
     /// Thresholds (see ci/gate.toml); defaults: accuracy may not drop by more than 2 points
     /// with McNemar p < 0.05, at least 30 paired cases.
     #[arg(long)]
@@ -41,8 +70,12 @@ pub fn run(a: GateArgs) -> Result<i32, Error> {
         Some(p) => GateConfig::load(p).map_err(Error::Usage)?,
         None => GateConfig::default(),
     };
-    let (base, cur) = (Run::load(&a.baseline)?, Run::load(&a.current)?);
-    let report = gate(&base, &cur, &cfg, a.allow.allow(), a.allow_settings_mismatch)?;
+    let report = if a.interleaved {
+        interleaved_report(&a, &cfg)?
+    } else {
+        let (b, c) = (a.baseline.as_ref().expect("clap requires it"), a.current.as_ref().expect("clap requires it"));
+        gate(&Run::load(b)?, &Run::load(c)?, &cfg, a.allow.allow(), a.allow_settings_mismatch)?
+    };
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
     } else {
@@ -51,9 +84,24 @@ pub fn run(a: GateArgs) -> Result<i32, Error> {
     if report.decision == Decision::Fail {
         return Ok(1);
     }
-    if a.update_baseline {
-        update_baseline(&a.current, &a.baseline).map_err(|source| Error::Write { path: a.baseline.clone(), source })?;
-        eprintln!("fgbench: baseline {} updated from {}", a.baseline.display(), a.current.display());
+    if let (true, Some(b), Some(c)) = (a.update_baseline, &a.baseline, &a.current) {
+        update_baseline(c, b).map_err(|source| Error::Write { path: b.clone(), source })?;
+        eprintln!("fgbench: baseline {} updated from {}", b.display(), c.display());
     }
     Ok(0)
+}
+
+/// Loads both models with the same engine settings and measures them alternately.
+fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::GateReport, Error> {
+    use super::engine_args::ModelArgs;
+    let ds = crate::dataset::Dataset::load(&a.dataset)?;
+    let cases = super::eval::select_cases(&ds, &[], a.limit)?;
+    let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
+        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve()?;
+        a.engine.load(&m)
+    };
+    let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);
+    let run = crate::run::EvalSettings { generation: a.engine.generation(), style: a.prompt_style, concurrency: 1, scoring: Default::default() };
+    let r = crate::gate::interleaved(base.as_ref(), cur.as_ref(), &cases, &run, a.repetitions)?;
+    Ok(crate::gate::gate_records(&r.base_acc, &r.cur_acc, &r.base_perf, &r.cur_perf, cfg))
 }

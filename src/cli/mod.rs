@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+mod bench;
 mod compare;
 mod datasets;
 mod engine_args;
@@ -32,6 +33,9 @@ pub enum Command {
     Datasets(datasets::DatasetsCommand),
     /// Compare two runs case by case: accuracy, McNemar test, fixed/broken cases, format, latency.
     Compare(compare::CompareArgs),
+    /// Measure latency and throughput (TTFT, prefill/decode tok/s, e2e percentiles with CIs,
+    /// requests/s per concurrency level, SLO goodput, peak memory).
+    Bench(bench::BenchArgs),
     /// Check a run against a stored baseline: exit 0 pass, 1 regression, 2 bad input.
     Gate(gate::GateArgs),
     /// Write a self-contained HTML report with PNG charts for one run or two (--compare).
@@ -53,6 +57,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
         Command::Gate(a) => gate::run(a),
+        Command::Bench(a) => bench::run(a),
         Command::Models(c) => models::run(c),
     }
 }

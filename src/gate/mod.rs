@@ -161,23 +161,66 @@ pub fn gate(baseline: &Run, current: &Run, cfg: &GateConfig, allow: Allow, allow
             )));
         }
     }
-    let by_id: HashMap<&str, &ResultRecord> = current.results.iter().map(|r| (r.id.as_str(), r)).collect();
-    let pairs: Vec<(&ResultRecord, &ResultRecord)> =
-        baseline.results.iter().filter_map(|b| by_id.get(b.id.as_str()).map(|c| (b, *c))).collect();
+    Ok(gate_records(&baseline.results, &current.results, &baseline.results, &current.results, cfg))
+}
+
+/// The checks on records: accuracy on `*_acc` (one record per case, paired by id), timing on
+/// `*_perf` (which may hold several repetitions per case).
+pub fn gate_records(base_acc: &[ResultRecord], cur_acc: &[ResultRecord], base_perf: &[ResultRecord], cur_perf: &[ResultRecord], cfg: &GateConfig) -> GateReport {
+    let by_id: HashMap<&str, &ResultRecord> = cur_acc.iter().map(|r| (r.id.as_str(), r)).collect();
+    let pairs: Vec<(&ResultRecord, &ResultRecord)> = base_acc.iter().filter_map(|b| by_id.get(b.id.as_str()).map(|c| (b, *c))).collect();
     let mut checks = vec![accuracy_check("overall", &pairs, &cfg.accuracy.overall(), cfg.accuracy.alpha)];
     for (cat, rule) in &cfg.accuracy.categories {
         let cat_pairs: Vec<_> = pairs.iter().filter(|(b, _)| &b.category == cat).copied().collect();
         checks.push(accuracy_check(cat, &cat_pairs, &rule.with_defaults(&cfg.accuracy), cfg.accuracy.alpha));
     }
-    let base: Vec<&ResultRecord> = pairs.iter().map(|p| p.0).collect();
-    let cur: Vec<&ResultRecord> = pairs.iter().map(|p| p.1).collect();
+    let base: Vec<&ResultRecord> = base_perf.iter().collect();
+    let cur: Vec<&ResultRecord> = cur_perf.iter().collect();
     for rule in &cfg.performance {
         if let Some(c) = performance_check(rule, &base, &cur, cfg.bootstrap_resamples) {
             checks.push(c);
         }
     }
     let decision = if checks.iter().any(|c| c.decision == Decision::Fail) { Decision::Fail } else { Decision::Pass };
-    Ok(GateReport { checks, decision })
+    GateReport { checks, decision }
+}
+
+/// Records of the interleaved mode: accuracy records (first repetition) and timing records
+/// (all repetitions) of the baseline and the candidate.
+pub struct Interleaved {
+    pub base_acc: Vec<ResultRecord>,
+    pub cur_acc: Vec<ResultRecord>,
+    pub base_perf: Vec<ResultRecord>,
+    pub cur_perf: Vec<ResultRecord>,
+}
+
+/// Measures baseline and candidate alternately in one process, case by case, swapping which
+/// goes first on every case, so machine noise (other jobs, thermal drift) hits both alike.
+pub fn interleaved(
+    base: &dyn crate::engine::Engine,
+    cur: &dyn crate::engine::Engine,
+    cases: &[crate::dataset::Case],
+    run: &crate::run::EvalSettings,
+    repetitions: usize,
+) -> Result<Interleaved, crate::engine::EngineError> {
+    let mut out = Interleaved { base_acc: vec![], cur_acc: vec![], base_perf: vec![], cur_perf: vec![] };
+    for rep in 0..repetitions.max(1) {
+        for (i, case) in cases.iter().enumerate() {
+            let prompt = run.style.render(&case.messages, &case.tools);
+            let order: [(bool, &dyn crate::engine::Engine); 2] = if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
+            for (is_base, engine) in order {
+                let c = engine.generate(&prompt, &run.generation)?;
+                let p = crate::records::Prediction { id: case.id.clone(), output: c.text, timings: c.timings };
+                let r = crate::run::result_record(case, &p, &run.scoring);
+                let (acc, perf) = if is_base { (&mut out.base_acc, &mut out.base_perf) } else { (&mut out.cur_acc, &mut out.cur_perf) };
+                if rep == 0 {
+                    acc.push(r.clone());
+                }
+                perf.push(r);
+            }
+        }
+    }
+    Ok(out)
 }
 
 pub fn render_table(r: &GateReport, markdown: bool) -> String {

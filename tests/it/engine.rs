@@ -311,3 +311,53 @@ fn a_real_kill_leaves_a_run_that_resume_finishes() {
     assert_eq!(ids.len(), 30, "no case twice, none missing");
     assert!(stdout(&o).contains("resumed)"), "{}", stdout(&o));
 }
+
+#[test]
+fn bench_measures_every_level_and_writes_json_and_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("bench");
+    let o = fgbench(&["bench", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
+        "--concurrency", "1,2", "--warmup", "1", "--repetitions", "2", "--max-new-tokens", "8", "--slo-e2e-ms", "60000",
+        "--out", out.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+    assert_eq!(v["schema"], "fgbench.bench/1");
+    assert_eq!(v["manifest"]["engine"]["engine"], "mistralrs");
+    assert!(v["peak_rss_mib"].as_f64().unwrap() > 1.0);
+    let levels = v["levels"].as_array().unwrap();
+    assert_eq!(levels.len(), 2);
+    for (l, conc) in levels.iter().zip([1, 2]) {
+        assert_eq!(l["concurrency"], conc);
+        assert_eq!(l["requests"], 6, "3 prompts x 2 repetitions");
+        assert!(l["requests_per_s"].as_f64().unwrap() > 0.0);
+        for k in ["ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90", "e2e_ms_p95", "e2e_ms_p99"] {
+            let e = &l[k];
+            assert!(e["ci_low"].as_f64().unwrap() <= e["value"].as_f64().unwrap() && e["value"].as_f64().unwrap() <= e["ci_high"].as_f64().unwrap(), "{k}: {e}");
+        }
+        assert!(l["decode_tok_s"].as_f64().unwrap() > 0.0 && l["prefill_tok_s"].as_f64().unwrap() > 0.0);
+        assert_eq!(l["goodput"], 1.0, "every request meets a 60 s SLO");
+    }
+    let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 3);
+    assert!(csv.starts_with("concurrency,requests,wall_s,requests_per_s"));
+    assert!(stdout(&o).contains("peak RSS"), "{}", stdout(&o));
+}
+
+#[test]
+fn interleaved_gate_measures_both_models_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gate.toml");
+    std::fs::write(&cfg, "[accuracy]\nmin_cases = 4\n\n[[performance]]\nmetric = \"e2e_ms_p50\"\nmax_increase = 5.0\n").unwrap();
+    let model = fixture().to_str().unwrap();
+    let o = fgbench(&["gate", "--interleaved", "--baseline-model", model, "--current-model", model, "--dataset", &repo_file("datasets/demo.jsonl"),
+        "--limit", "4", "--repetitions", "2", "--max-new-tokens", "6", "--config", cfg.to_str().unwrap(), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let checks = v["checks"].as_array().unwrap();
+    assert_eq!(checks[0]["metric"], "accuracy overall");
+    assert_eq!(checks[0]["change"], 0.0, "the same greedy model scores the same");
+    let e2e = checks.iter().find(|c| c["metric"] == "e2e_ms_p50").unwrap();
+    assert_eq!(e2e["detail"], "8 vs 8 cases", "4 cases x 2 repetitions each");
+    let o = fgbench(&["gate", "--interleaved", "--baseline-model", model]);
+    assert_eq!(o.status.code(), Some(2), "clap refuses a missing --current-model");
+}

@@ -1,0 +1,141 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::engine_args::{EngineArgs, ModelArgs};
+use crate::Error;
+use crate::codec::PromptStyle;
+use crate::dataset::{Dataset, Role};
+use crate::engine::tokenizer::PromptTokenizer;
+use crate::measure::{BenchPlan, bench, peak_rss_mib, render_table, to_csv};
+use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
+use crate::run::MANIFEST_SCHEMA;
+use crate::score::ScoreOptions;
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Prompts from this dataset (rendered in --prompt-style).
+    #[arg(long, default_value = "datasets/demo.jsonl")]
+    pub dataset: PathBuf,
+    /// Cases of the dataset to use (in file order).
+    #[arg(long, default_value_t = 8)]
+    pub limit: usize,
+    /// Instead of dataset prompts: one synthetic prompt per length, a demo case padded to
+    /// about this many tokens (e.g. 128,512,2048).
+    #[arg(long, value_delimiter = ',')]
+    pub prompt_tokens: Vec<usize>,
+    /// Concurrency levels to measure (requests in flight), e.g. 1,2,4,8.
+    #[arg(long, value_delimiter = ',', default_value = "1")]
+    pub concurrency: Vec<usize>,
+    /// Unmeasured requests before each level.
+    #[arg(long, default_value_t = 2)]
+    pub warmup: usize,
+    /// Times each prompt is sent per level.
+    #[arg(long, default_value_t = 1)]
+    pub repetitions: usize,
+    /// Goodput: share of requests whose TTFT is at most this (ms).
+    #[arg(long)]
+    pub slo_ttft_ms: Option<f64>,
+    /// Goodput: share of requests whose end-to-end latency is at most this (ms).
+    #[arg(long)]
+    pub slo_e2e_ms: Option<f64>,
+    #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
+    pub prompt_style: PromptStyle,
+    /// Write bench.json and bench.csv here.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// A demo case whose user turn is padded with filler words until the prompt is about
+/// `target` tokens long.
+fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &PromptTokenizer, target: usize) -> Result<String, Error> {
+    let mut case = ds.cases.first().cloned().ok_or_else(|| Error::Usage("empty dataset".into()))?;
+    let user = case.messages.iter().position(|m| m.role == Role::User).ok_or_else(|| Error::Usage("no user message".into()))?;
+    let base = case.messages[user].content.clone();
+    let render = |words: usize, case: &mut crate::dataset::Case| {
+        case.messages[user].content = format!("{}{}", "please note this detail ".repeat(words), base);
+        style.render(&case.messages, &case.tools)
+    };
+    let (mut lo, mut hi) = (0usize, target.max(1));
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if tok.encode(&render(mid, &mut case))?.len() <= target { lo = mid } else { hi = mid - 1 }
+    }
+    Ok(render(lo, &mut case))
+}
+
+pub fn run(a: BenchArgs) -> Result<i32, Error> {
+    if a.concurrency.iter().any(|&c| c == 0) || a.repetitions == 0 {
+        return Err(Error::Usage("--concurrency levels and --repetitions must be at least 1".into()));
+    }
+    let ds = Dataset::load(&a.dataset)?;
+    let model = a.model.resolve()?;
+    let engine = a.engine.load(&model)?;
+    let tok = PromptTokenizer::from_file(&model.dir.join("tokenizer.json"))?;
+    let prompts: Vec<(String, String)> = if a.prompt_tokens.is_empty() {
+        ds.cases.iter().take(a.limit).map(|c| (c.id.clone(), a.prompt_style.render(&c.messages, &c.tools))).collect()
+    } else {
+        a.prompt_tokens.iter().map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, &tok, n)?))).collect::<Result<_, Error>>()?
+    };
+    let settings = a.engine.generation();
+    let plan = BenchPlan {
+        prompts,
+        concurrency: a.concurrency.clone(),
+        warmup: a.warmup,
+        repetitions: a.repetitions,
+        slo_ttft_ms: a.slo_ttft_ms,
+        slo_e2e_ms: a.slo_e2e_ms,
+    };
+    let info = engine.info();
+    eprintln!("fgbench: {} loaded in {:.1}s; {} prompts x {} repetitions per level", model.source, info.load_ms / 1000.0, plan.prompts.len(), plan.repetitions);
+    let levels = bench(engine.as_ref(), &plan, &settings, |l| eprintln!("fgbench: concurrency {}: {:.3} requests/s", l.concurrency, l.requests_per_s))?;
+    let rss = peak_rss_mib();
+    print!("{}", render_table(&levels));
+    println!("load {:.1}s, peak RSS {}, {} on {} ({} threads)", info.load_ms / 1000.0, rss.map(|r| format!("{r:.0} MiB")).unwrap_or("-".into()), info.backend_feature, Host::detect().cpu, info.threads.unwrap_or(0));
+    if let Some(out) = &a.out {
+        let manifest = Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            fgbench_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("FGBENCH_GIT_COMMIT").into(),
+            created: now_rfc3339(),
+            model,
+            engine: info,
+            generation: settings,
+            prompt_style: a.prompt_style.name().into(),
+            concurrency: a.concurrency.iter().copied().max().unwrap_or(1),
+            scoring: ScoreOptions::default(),
+            dataset: DatasetRef {
+                path: a.dataset.display().to_string(),
+                sha256: crate::fsutil::sha256_file(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?,
+                cases: plan.prompts.len(),
+                categories: Vec::new(),
+                limit: Some(a.limit),
+            },
+            host: Host::detect(),
+        };
+        let doc = serde_json::json!({
+            "schema": "fgbench.bench/1",
+            "manifest": manifest,
+            "prompts": plan.prompts.iter().map(|(id, p)| serde_json::json!({"id": id, "tokens": tok.encode(p).map(|v| v.len()).unwrap_or(0)})).collect::<Vec<_>>(),
+            "warmup": plan.warmup,
+            "repetitions": plan.repetitions,
+            "slo_ttft_ms": plan.slo_ttft_ms,
+            "slo_e2e_ms": plan.slo_e2e_ms,
+            "peak_rss_mib": rss,
+            "gpu_memory_mib": null,
+            "levels": levels,
+        });
+        let write = |name: &str, text: String| {
+            let p = out.join(name);
+            crate::fsutil::write_atomic(&p, text.as_bytes()).map_err(|source| Error::Write { path: p, source })
+        };
+        write("bench.json", serde_json::to_string_pretty(&doc).expect("json"))?;
+        write("bench.csv", to_csv(&levels).map_err(|e| Error::Usage(e.to_string()))?)?;
+        println!("wrote {}/bench.json and bench.csv", out.display());
+    }
+    Ok(0)
+}

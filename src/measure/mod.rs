@@ -1,0 +1,195 @@
+//! `fgbench bench`: latency and throughput of an engine at several concurrency levels, with
+//! warm-up, repetitions, bootstrap intervals on the percentiles, SLO goodput and peak memory.
+//!
+//! Clocks: every duration is monotonic (`Instant`). Per request, the engine boundary clocks
+//! TTFT, the last `<end_function_call>` and the total (see the engine). A level's wall time
+//! runs from handing the first measured request to a worker until the last one returns.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Completion, Engine, EngineError, GenerationSettings};
+use crate::stats::{bootstrap_ci, mean, percentile};
+
+/// What to measure.
+pub struct BenchPlan {
+    pub prompts: Vec<(String, String)>,
+    pub concurrency: Vec<usize>,
+    pub warmup: usize,
+    pub repetitions: usize,
+    pub slo_ttft_ms: Option<f64>,
+    pub slo_e2e_ms: Option<f64>,
+}
+
+/// A statistic with its bootstrap 95% interval.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Estimate {
+    pub value: f64,
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+fn estimate(v: &[f64], q: f64) -> Option<Estimate> {
+    let value = percentile(v, q)?;
+    let (ci_low, ci_high) = bootstrap_ci(v.len(), 1000, 0xbe7c, |idx| percentile(&idx.iter().map(|&i| v[i]).collect::<Vec<_>>(), q))?;
+    Some(Estimate { value, ci_low, ci_high })
+}
+
+/// The numbers of one concurrency level.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LevelResult {
+    pub concurrency: usize,
+    pub requests: usize,
+    pub wall_s: f64,
+    pub requests_per_s: f64,
+    pub output_tokens_per_s: f64,
+    pub ttft_ms_p50: Option<Estimate>,
+    pub e2e_ms_p50: Option<Estimate>,
+    pub e2e_ms_p90: Option<Estimate>,
+    pub e2e_ms_p95: Option<Estimate>,
+    pub e2e_ms_p99: Option<Estimate>,
+    /// Mean over requests of prompt tokens / TTFT.
+    pub prefill_tok_s: Option<f64>,
+    /// Mean over requests of (completion tokens - 1) / (total - TTFT).
+    pub decode_tok_s: Option<f64>,
+    /// Mean time between output tokens after the first, ms.
+    pub inter_token_ms: Option<f64>,
+    /// Mean time to the last `<end_function_call>` (requests that made a call), ms.
+    pub last_call_ms: Option<f64>,
+    /// Share of requests meeting every given SLO (TTFT and/or end to end).
+    pub goodput: Option<f64>,
+}
+
+fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &BenchPlan) -> LevelResult {
+    let col = |f: &dyn Fn(&Completion) -> Option<f64>| done.iter().filter_map(f).collect::<Vec<f64>>();
+    let total = col(&|c| c.timings.total_ms);
+    let ttft = col(&|c| c.timings.ttft_ms);
+    let out_tokens: f64 = done.iter().filter_map(|c| c.timings.completion_tokens).sum::<u64>() as f64;
+    let decode = col(&|c| {
+        let (n, t, f) = (c.timings.completion_tokens? as f64, c.timings.total_ms?, c.timings.ttft_ms?);
+        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
+    });
+    let itl = col(&|c| {
+        let (n, t, f) = (c.timings.completion_tokens? as f64, c.timings.total_ms?, c.timings.ttft_ms?);
+        (n > 1.0).then(|| (t - f) / (n - 1.0))
+    });
+    let goodput = (plan.slo_ttft_ms.is_some() || plan.slo_e2e_ms.is_some()).then(|| {
+        let ok = done
+            .iter()
+            .filter(|c| {
+                plan.slo_ttft_ms.is_none_or(|s| c.timings.ttft_ms.is_some_and(|t| t <= s))
+                    && plan.slo_e2e_ms.is_none_or(|s| c.timings.total_ms.is_some_and(|t| t <= s))
+            })
+            .count();
+        ok as f64 / done.len().max(1) as f64
+    });
+    LevelResult {
+        concurrency,
+        requests: done.len(),
+        wall_s,
+        requests_per_s: done.len() as f64 / wall_s.max(1e-9),
+        output_tokens_per_s: out_tokens / wall_s.max(1e-9),
+        ttft_ms_p50: estimate(&ttft, 0.5),
+        e2e_ms_p50: estimate(&total, 0.5),
+        e2e_ms_p90: estimate(&total, 0.9),
+        e2e_ms_p95: estimate(&total, 0.95),
+        e2e_ms_p99: estimate(&total, 0.99),
+        prefill_tok_s: mean(&col(&|c| Some(c.timings.prompt_tokens? as f64 / (c.timings.ttft_ms? / 1000.0)))),
+        decode_tok_s: mean(&decode),
+        inter_token_ms: mean(&itl),
+        last_call_ms: mean(&col(&|c| c.timings.last_call_ms)),
+        goodput,
+    }
+}
+
+/// Runs `prompts` through `engine` with `workers` requests in flight; returns the
+/// completions and the wall time.
+fn drive(engine: &dyn Engine, prompts: &[&str], workers: usize, settings: &GenerationSettings) -> Result<(Vec<Completion>, f64), EngineError> {
+    let next = AtomicUsize::new(0);
+    let results = Mutex::new(Vec::with_capacity(prompts.len()));
+    let failure = Mutex::new(None);
+    let start = Instant::now();
+    std::thread::scope(|s| {
+        for _ in 0..workers.max(1) {
+            s.spawn(|| {
+                while let Some(p) = prompts.get(next.fetch_add(1, Ordering::SeqCst)) {
+                    match engine.generate(p, settings) {
+                        Ok(c) => results.lock().expect("results lock").push(c),
+                        Err(e) => {
+                            failure.lock().expect("failure lock").get_or_insert(e);
+                            next.store(usize::MAX / 2, Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+        }
+    });
+    let wall = start.elapsed().as_secs_f64();
+    if let Some(e) = failure.into_inner().expect("failure lock") {
+        return Err(e);
+    }
+    Ok((results.into_inner().expect("results lock"), wall))
+}
+
+/// Measures every concurrency level of the plan.
+pub fn bench(engine: &dyn Engine, plan: &BenchPlan, settings: &GenerationSettings, mut progress: impl FnMut(&LevelResult)) -> Result<Vec<LevelResult>, EngineError> {
+    let all: Vec<&str> = plan.prompts.iter().map(|(_, p)| p.as_str()).collect();
+    let mut levels = Vec::new();
+    for &c in &plan.concurrency {
+        let warm: Vec<&str> = all.iter().cycle().take(plan.warmup).copied().collect();
+        drive(engine, &warm, c, settings)?;
+        let measured: Vec<&str> = (0..plan.repetitions).flat_map(|_| all.iter().copied()).collect();
+        let (done, wall) = drive(engine, &measured, c, settings)?;
+        let r = level_result(c, &done, wall, plan);
+        progress(&r);
+        levels.push(r);
+    }
+    Ok(levels)
+}
+
+/// Peak resident set size of this process (VmHWM), in MiB; Linux only.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb: f64 = status.lines().find(|l| l.starts_with("VmHWM:"))?.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// One CSV row per level.
+pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record([
+        "concurrency", "requests", "wall_s", "requests_per_s", "output_tokens_per_s", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90",
+        "e2e_ms_p95", "e2e_ms_p99", "prefill_tok_s", "decode_tok_s", "inter_token_ms", "last_call_ms", "goodput",
+    ])?;
+    let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
+    let e = |v: &Option<Estimate>| f(v.as_ref().map(|x| x.value));
+    for l in levels {
+        w.write_record([
+            l.concurrency.to_string(), l.requests.to_string(), format!("{:.3}", l.wall_s), format!("{:.4}", l.requests_per_s),
+            format!("{:.3}", l.output_tokens_per_s), e(&l.ttft_ms_p50), e(&l.e2e_ms_p50), e(&l.e2e_ms_p90), e(&l.e2e_ms_p95),
+            e(&l.e2e_ms_p99), f(l.prefill_tok_s), f(l.decode_tok_s), f(l.inter_token_ms), f(l.last_call_ms), f(l.goodput),
+        ])?;
+    }
+    let bytes = w.into_inner().map_err(|e| e.into_error())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+pub fn render_table(levels: &[LevelResult]) -> String {
+    let est = |e: &Option<Estimate>| e.as_ref().map(|x| format!("{:.0} [{:.0},{:.0}]", x.value, x.ci_low, x.ci_high)).unwrap_or_else(|| "-".into());
+    let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
+    let mut o = format!(
+        "{:>4} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+        "conc", "reqs", "req/s", "out tok/s", "TTFT p50 ms", "e2e p50 ms", "e2e p95 ms", "prefill/s", "decode/s", "ITL ms", "goodput"
+    );
+    for l in levels {
+        o.push_str(&format!(
+            "{:>4} {:>5} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+            l.concurrency, l.requests, l.requests_per_s, l.output_tokens_per_s, est(&l.ttft_ms_p50), est(&l.e2e_ms_p50), est(&l.e2e_ms_p95),
+            f(l.prefill_tok_s, 0), f(l.decode_tok_s, 1), f(l.inter_token_ms, 1), l.goodput.map(|g| format!("{:.0}%", 100.0 * g)).unwrap_or_else(|| "-".into())
+        ));
+    }
+    o
+}
