@@ -61,6 +61,8 @@ pub struct LevelResult {
     pub last_call_ms: Option<f64>,
     /// Share of requests meeting every given SLO (TTFT and/or end to end).
     pub goodput: Option<f64>,
+    /// At concurrency 1: the share of the level's wall time spent outside engine calls.
+    pub harness_overhead: Option<f64>,
 }
 
 fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &BenchPlan) -> LevelResult {
@@ -102,6 +104,7 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
         inter_token_ms: mean(&itl),
         last_call_ms: mean(&col(&|c| c.timings.last_call_ms)),
         goodput,
+        harness_overhead: (concurrency == 1 && wall_s > 0.0).then(|| ((wall_s - total.iter().sum::<f64>() / 1000.0) / wall_s).max(0.0)),
     }
 }
 
@@ -162,7 +165,7 @@ pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "concurrency", "requests", "wall_s", "requests_per_s", "output_tokens_per_s", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90",
-        "e2e_ms_p95", "e2e_ms_p99", "prefill_tok_s", "decode_tok_s", "inter_token_ms", "last_call_ms", "goodput",
+        "e2e_ms_p95", "e2e_ms_p99", "prefill_tok_s", "decode_tok_s", "inter_token_ms", "last_call_ms", "goodput", "harness_overhead",
     ])?;
     let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     let e = |v: &Option<Estimate>| f(v.as_ref().map(|x| x.value));
@@ -170,7 +173,7 @@ pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
         w.write_record([
             l.concurrency.to_string(), l.requests.to_string(), format!("{:.3}", l.wall_s), format!("{:.4}", l.requests_per_s),
             format!("{:.3}", l.output_tokens_per_s), e(&l.ttft_ms_p50), e(&l.e2e_ms_p50), e(&l.e2e_ms_p90), e(&l.e2e_ms_p95),
-            e(&l.e2e_ms_p99), f(l.prefill_tok_s), f(l.decode_tok_s), f(l.inter_token_ms), f(l.last_call_ms), f(l.goodput),
+            e(&l.e2e_ms_p99), f(l.prefill_tok_s), f(l.decode_tok_s), f(l.inter_token_ms), f(l.last_call_ms), f(l.goodput), l.harness_overhead.map(|x| format!("{x:.6}")).unwrap_or_default(),
         ])?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;

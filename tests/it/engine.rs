@@ -336,6 +336,12 @@ fn bench_measures_every_level_and_writes_json_and_csv() {
         }
         assert!(l["decode_tok_s"].as_f64().unwrap() > 0.0 && l["prefill_tok_s"].as_f64().unwrap() > 0.0);
         assert_eq!(l["goodput"], 1.0, "every request meets a 60 s SLO");
+        if conc == 1 {
+            let overhead = l["harness_overhead"].as_f64().unwrap();
+            assert!((0.0..1.0).contains(&overhead), "{overhead}");
+        } else {
+            assert!(l["harness_overhead"].is_null());
+        }
     }
     let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);
