@@ -7,7 +7,7 @@ use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
 use crate::engine::tokenizer::PromptTokenizer;
-use crate::measure::{BenchPlan, bench, peak_rss_mib, render_table, to_csv};
+use crate::measure::{BenchPlan, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
 use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
 use crate::run::MANIFEST_SCHEMA;
 use crate::score::ScoreOptions;
@@ -126,7 +126,7 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
             "slo_ttft_ms": plan.slo_ttft_ms,
             "slo_e2e_ms": plan.slo_e2e_ms,
             "peak_rss_mib": rss,
-            "gpu_memory_mib": null,
+            "gpu_memory_mib": gpu_memory_mib(),
             "levels": levels,
         });
         let write = |name: &str, text: String| {

@@ -160,6 +160,25 @@ pub fn peak_rss_mib() -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// GPU memory this process holds, in MiB, from `nvidia-smi` (CUDA builds only; `None` on CPU
+/// or when nvidia-smi is unavailable).
+pub fn gpu_memory_mib() -> Option<f64> {
+    if crate::engine::backend_feature() != "cuda" {
+        return None;
+    }
+    let out = std::process::Command::new("nvidia-smi")
+        .args(["--query-compute-apps=pid,used_memory", "--format=csv,noheader,nounits"])
+        .output()
+        .ok()?;
+    let me = std::process::id().to_string();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once(','))
+        .filter(|(pid, _)| pid.trim() == me)
+        .map(|(_, mib)| mib.trim().parse::<f64>().ok())
+        .sum()
+}
+
 /// One CSV row per level.
 pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
