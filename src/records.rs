@@ -28,6 +28,25 @@ pub struct Timings {
     pub total_ms: Option<f64>,
 }
 
+impl Timings {
+    /// Decode speed: (completion tokens - 1) / (total - TTFT), tokens per second.
+    pub fn decode_tok_s(&self) -> Option<f64> {
+        let (n, t, f) = (self.completion_tokens? as f64, self.total_ms?, self.ttft_ms?);
+        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
+    }
+
+    /// Prefill speed: prompt tokens / TTFT, tokens per second.
+    pub fn prefill_tok_s(&self) -> Option<f64> {
+        Some(self.prompt_tokens? as f64 / (self.ttft_ms? / 1000.0))
+    }
+
+    /// Mean time between output tokens after the first, ms.
+    pub fn inter_token_ms(&self) -> Option<f64> {
+        let (n, t, f) = (self.completion_tokens? as f64, self.total_ms?, self.ttft_ms?);
+        (n > 1.0).then(|| (t - f) / (n - 1.0))
+    }
+}
+
 /// One model output for one case.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {

@@ -8,9 +8,7 @@ use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
 use crate::engine::tokenizer::PromptTokenizer;
 use crate::measure::{BenchPlan, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
-use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
-use crate::run::MANIFEST_SCHEMA;
-use crate::score::ScoreOptions;
+use crate::run::manifest::{DatasetRef, Host, Manifest};
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -97,26 +95,20 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
     print!("{}", render_table(&levels));
     println!("load {:.1}s, peak RSS {}, {} on {} ({} threads)", info.load_ms / 1000.0, rss.map(|r| format!("{r:.0} MiB")).unwrap_or("-".into()), info.backend_feature, Host::detect().cpu, info.threads.unwrap_or(0));
     if let Some(out) = &a.out {
-        let manifest = Manifest {
-            schema: MANIFEST_SCHEMA.into(),
-            fgbench_version: env!("CARGO_PKG_VERSION").into(),
-            git_commit: env!("FGBENCH_GIT_COMMIT").into(),
-            created: now_rfc3339(),
+        let manifest = Manifest::new(
             model,
-            engine: info,
-            generation: settings,
-            prompt_style: a.prompt_style.name().into(),
-            concurrency: a.concurrency.iter().copied().max().unwrap_or(1),
-            scoring: ScoreOptions::default(),
-            dataset: DatasetRef {
+            info,
+            settings,
+            a.prompt_style.name(),
+            a.concurrency.iter().copied().max().unwrap_or(1),
+            DatasetRef {
                 path: a.dataset.display().to_string(),
                 sha256: crate::fsutil::sha256_file(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?,
                 cases: plan.prompts.len(),
                 categories: Vec::new(),
                 limit: Some(a.limit),
             },
-            host: Host::detect(),
-        };
+        );
         let doc = serde_json::json!({
             "schema": "fgbench.bench/1",
             "manifest": manifest,

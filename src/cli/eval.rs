@@ -5,9 +5,9 @@ use clap::Args;
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
 use crate::dataset::{Case, Dataset};
-use crate::run::manifest::{DatasetRef, Host, Manifest, now_rfc3339};
 use crate::codec::PromptStyle;
-use crate::run::{EvalSettings, MANIFEST_SCHEMA, prepare, run_eval};
+use crate::run::manifest::{DatasetRef, Manifest};
+use crate::run::{EvalSettings, prepare, run_eval};
 use crate::score::ScoreOptions;
 use crate::summary::render_table;
 
@@ -66,26 +66,20 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
     let engine = a.engine.load(&model)?;
     let settings = a.engine.generation();
     let opts = ScoreOptions::default();
-    let manifest = Manifest {
-        schema: MANIFEST_SCHEMA.into(),
-        fgbench_version: env!("CARGO_PKG_VERSION").into(),
-        git_commit: env!("FGBENCH_GIT_COMMIT").into(),
-        created: now_rfc3339(),
+    let manifest = Manifest::new(
         model,
-        engine: engine.info(),
-        generation: settings.clone(),
-        prompt_style: a.prompt_style.name().into(),
-        concurrency: a.concurrency,
-        scoring: opts.clone(),
-        dataset: DatasetRef {
+        engine.info(),
+        settings.clone(),
+        a.prompt_style.name(),
+        a.concurrency,
+        DatasetRef {
             path: a.dataset.display().to_string(),
             sha256: crate::fsutil::sha256_file(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?,
             cases: cases.len(),
             categories: a.categories.clone(),
             limit: a.limit,
         },
-        host: Host::detect(),
-    };
+    );
     let existing = prepare(&a.out, &manifest, a.resume)?;
     let run = EvalSettings { generation: settings, style: a.prompt_style, concurrency: a.concurrency, scoring: opts };
     let outcome = run_eval(engine.as_ref(), &cases, &a.out, existing, &run)?;

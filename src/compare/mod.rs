@@ -108,10 +108,7 @@ pub struct Delta {
 
 fn timing_deltas(pairs: &[(&ResultRecord, &ResultRecord)]) -> Vec<Delta> {
     type Get = fn(&ResultRecord) -> Option<f64>;
-    let decode: Get = |r| {
-        let (n, t, f) = (r.timings.completion_tokens? as f64, r.timings.total_ms?, r.timings.ttft_ms?);
-        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
-    };
+    let decode: Get = |r| r.timings.decode_tok_s();
     let metrics: [(&str, Get, fn(&[f64]) -> Option<f64>); 4] = [
         ("ttft_ms mean", |r| r.timings.ttft_ms, mean),
         ("e2e_ms p50", |r| r.timings.total_ms, |v| percentile(v, 0.5)),

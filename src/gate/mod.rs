@@ -86,10 +86,7 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
 type Extract = fn(&ResultRecord) -> Option<f64>;
 
 fn metric_fn(name: &str) -> Option<(Extract, fn(&[f64]) -> Option<f64>)> {
-    let decode: Extract = |r| {
-        let (n, t, f) = (r.timings.completion_tokens? as f64, r.timings.total_ms?, r.timings.ttft_ms?);
-        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
-    };
+    let decode: Extract = |r| r.timings.decode_tok_s();
     Some(match name {
         "e2e_ms_p50" => (|r| r.timings.total_ms, |v| percentile(v, 0.5)),
         "e2e_ms_p95" => (|r| r.timings.total_ms, |v| percentile(v, 0.95)),

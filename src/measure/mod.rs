@@ -70,14 +70,8 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
     let total = col(&|c| c.timings.total_ms);
     let ttft = col(&|c| c.timings.ttft_ms);
     let out_tokens: f64 = done.iter().filter_map(|c| c.timings.completion_tokens).sum::<u64>() as f64;
-    let decode = col(&|c| {
-        let (n, t, f) = (c.timings.completion_tokens? as f64, c.timings.total_ms?, c.timings.ttft_ms?);
-        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
-    });
-    let itl = col(&|c| {
-        let (n, t, f) = (c.timings.completion_tokens? as f64, c.timings.total_ms?, c.timings.ttft_ms?);
-        (n > 1.0).then(|| (t - f) / (n - 1.0))
-    });
+    let decode = col(&|c| c.timings.decode_tok_s());
+    let itl = col(&|c| c.timings.inter_token_ms());
     let goodput = (plan.slo_ttft_ms.is_some() || plan.slo_e2e_ms.is_some()).then(|| {
         let ok = done
             .iter()
@@ -99,7 +93,7 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
         e2e_ms_p90: estimate(&total, 0.9),
         e2e_ms_p95: estimate(&total, 0.95),
         e2e_ms_p99: estimate(&total, 0.99),
-        prefill_tok_s: mean(&col(&|c| Some(c.timings.prompt_tokens? as f64 / (c.timings.ttft_ms? / 1000.0)))),
+        prefill_tok_s: mean(&col(&|c| c.timings.prefill_tok_s())),
         decode_tok_s: mean(&decode),
         inter_token_ms: mean(&itl),
         last_call_ms: mean(&col(&|c| c.timings.last_call_ms)),

@@ -62,6 +62,31 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// A manifest for a run made now on this host by this build of fgbench.
+    pub fn new(
+        model: ResolvedModel,
+        engine: EngineInfo,
+        generation: GenerationSettings,
+        prompt_style: &str,
+        concurrency: usize,
+        dataset: DatasetRef,
+    ) -> Manifest {
+        Manifest {
+            schema: MANIFEST_SCHEMA.into(),
+            fgbench_version: env!("CARGO_PKG_VERSION").into(),
+            git_commit: env!("FGBENCH_GIT_COMMIT").into(),
+            created: now_rfc3339(),
+            model,
+            engine,
+            generation,
+            prompt_style: prompt_style.into(),
+            concurrency,
+            scoring: ScoreOptions::default(),
+            dataset,
+            host: Host::detect(),
+        }
+    }
+
     /// The fields that must agree for predictions to belong to the same run.
     pub fn identity(&self) -> serde_json::Value {
         serde_json::json!({

@@ -34,11 +34,8 @@ pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s:
     let col = |f: &dyn Fn(&Prediction) -> Option<f64>| preds.iter().filter_map(f).collect::<Vec<f64>>();
     let ttft = col(&|p| p.timings.ttft_ms);
     let total = col(&|p| p.timings.total_ms);
-    let decode = col(&|p| {
-        let (n, t, f) = (p.timings.completion_tokens? as f64, p.timings.total_ms?, p.timings.ttft_ms?);
-        (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
-    });
-    let prefill = col(&|p| Some(p.timings.prompt_tokens? as f64 / (p.timings.ttft_ms? / 1000.0)));
+    let decode = col(&|p| p.timings.decode_tok_s());
+    let prefill = col(&|p| p.timings.prefill_tok_s());
     let overhead = if wall_s > 0.0 { harness_s / wall_s } else { 0.0 };
     RunTiming {
         cases: preds.len(),
