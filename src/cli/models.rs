@@ -15,6 +15,10 @@ pub enum ModelsCommand {
     FetchDemo,
     /// Write the tiny random-weight Gemma 3 fixture model (fixed seed) used by tests.
     Fixture(FixtureArgs),
+    /// Write a random-weight model with the exact architecture of a config (Gemma 3 270M by
+    /// default): a Hugging Face directory, seeded; for speed measurements where real weights
+    /// cannot go.
+    Random(RandomArgs),
     /// Show how a model's tokenizer encodes FunctionGemma's control tokens.
     Tokens(TokensArgs),
     /// Print the token ids of text read from stdin, as the engine receives them (JSON list).
@@ -34,6 +38,20 @@ pub struct FixtureArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 7)]
     pub seed: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct RandomArgs {
+    /// A model directory or config.json whose architecture to copy (default: Gemma 3 270M).
+    #[arg(long)]
+    pub like: Option<PathBuf>,
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Weight dtype: f32, bf16 or f16.
+    #[arg(long, default_value = "f32")]
+    pub dtype: String,
 }
 
 #[derive(Debug, Args)]
@@ -66,6 +84,22 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
         }
         ModelsCommand::Fixture(a) => {
             fixture::write_fixture(&fixture::Shape::tiny(), a.seed, &a.out)?;
+            println!("{}", a.out.display());
+            Ok(0)
+        }
+        ModelsCommand::Random(a) => {
+            let (shape, vocab) = match &a.like {
+                None => (fixture::Shape::gemma3_270m(), 262_144),
+                Some(p) => {
+                    let path = if p.is_dir() { p.join("config.json") } else { p.clone() };
+                    let text = std::fs::read_to_string(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
+                    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                    fixture::Shape::from_config(&json).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?
+                }
+            };
+            let t = std::time::Instant::now();
+            fixture::write_random(&shape, Some(vocab), a.seed, &a.dtype, &a.out)?;
+            eprintln!("random {}-layer model, vocabulary {vocab}, written in {:.1}s", shape.layers, t.elapsed().as_secs_f64());
             println!("{}", a.out.display());
             Ok(0)
         }

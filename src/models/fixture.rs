@@ -1,5 +1,7 @@
-//! Random-weight Gemma 3 models: the tiny fixture the engine tests run in seconds, written
-//! with a fixed seed so every run (and every machine) gets the same weights.
+//! Random-weight Gemma 3 models, written with a fixed seed so every run (and every machine)
+//! gets the same weights: the tiny fixture the engine tests run in seconds, and models of any
+//! real shape (`fgbench models random --like`), which make speed measurable where real
+//! weights cannot go.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -28,6 +30,43 @@ pub struct Shape {
 }
 
 impl Shape {
+    /// Gemma 3 270M (FunctionGemma's shape).
+    pub fn gemma3_270m() -> Shape {
+        Shape {
+            hidden: 640,
+            intermediate: 2048,
+            layers: 18,
+            heads: 4,
+            kv_heads: 1,
+            head_dim: 256,
+            sliding_window: 512,
+            sliding_window_pattern: 6,
+            max_positions: 32768,
+        }
+    }
+
+    /// The shape of a Hugging Face Gemma 3 config.json, and its vocabulary size.
+    pub fn from_config(config: &serde_json::Value) -> Result<(Shape, usize), String> {
+        let c = config.get("text_config").unwrap_or(config);
+        let get = |k: &str| c.get(k).and_then(|v| v.as_u64()).map(|v| v as usize).ok_or_else(|| format!("config.json has no `{k}`"));
+        let layers = get("num_hidden_layers")?;
+        let pattern = c.get("sliding_window_pattern").and_then(|v| v.as_u64()).map(|v| v as usize).unwrap_or(6);
+        Ok((
+            Shape {
+                hidden: get("hidden_size")?,
+                intermediate: get("intermediate_size")?,
+                layers,
+                heads: get("num_attention_heads")?,
+                kv_heads: get("num_key_value_heads")?,
+                head_dim: get("head_dim")?,
+                sliding_window: get("sliding_window")?,
+                sliding_window_pattern: pattern,
+                max_positions: get("max_position_embeddings").unwrap_or(32768),
+            },
+            get("vocab_size")?,
+        ))
+    }
+
     /// Small enough to load and generate in well under a second on one CPU core.
     pub fn tiny() -> Shape {
         Shape {
@@ -80,9 +119,30 @@ fn fixture_pieces() -> Vec<Piece> {
 
 /// Writes a random-weight Gemma 3 model with the fixture tokenizer to `out`.
 pub fn write_fixture(shape: &Shape, seed: u64, out: &Path) -> Result<(), ModelError> {
+    write_random(shape, None, seed, "f32", out)
+}
+
+/// Writes a random-weight Gemma 3 model of `shape` to `out`. Its tokenizer is the fixture's,
+/// padded with filler pieces to `vocab` entries when given (so the embedding has the real
+/// size: a random 270M has all 262,144 rows).
+pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str, out: &Path) -> Result<(), ModelError> {
     let err = |e: &dyn std::fmt::Display| ModelError::Write { path: out.to_path_buf(), message: e.to_string() };
+    let dtype = match dtype {
+        "f32" => candle_core::DType::F32,
+        "bf16" => candle_core::DType::BF16,
+        "f16" => candle_core::DType::F16,
+        other => return Err(ModelError::Usage(format!("dtype `{other}` is not f32, bf16 or f16"))),
+    };
     std::fs::create_dir_all(out).map_err(|e| err(&e))?;
-    let pieces = fixture_pieces();
+    let mut pieces = fixture_pieces();
+    let target = vocab.unwrap_or(pieces.len());
+    let mut score = pieces.iter().map(|p| p.score).fold(0.0f32, f32::min);
+    let mut i = 0;
+    while pieces.len() < target {
+        score -= 1.0;
+        pieces.push(Piece { text: format!("▁filler{i}"), score, kind: PieceType::Normal });
+        i += 1;
+    }
     let vocab = pieces.len();
     write_gemma_tokenizer(&pieces, "<unk>", &out.join("tokenizer.json")).map_err(|e| err(&e))?;
     write_side_configs(out, &pieces, "<unk>", &SpecialIds { bos: 2, eos: 1, pad: 0, end_of_turn: Some(5) })?;
@@ -101,7 +161,7 @@ pub fn write_fixture(shape: &Shape, seed: u64, out: &Path) -> Result<(), ModelEr
         "vocab_size": vocab, "hidden_activation": "gelu_pytorch_tanh",
         "attn_logit_softcapping": null, "final_logit_softcapping": null, "attention_bias": false,
         "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": [1, 5], "pad_token_id": 0,
-        "torch_dtype": "float32"
+        "torch_dtype": match dtype { candle_core::DType::BF16 => "bfloat16", candle_core::DType::F16 => "float16", _ => "float32" }
     });
     crate::fsutil::write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&config).expect("json").as_bytes())
         .map_err(|e| err(&e))?;
@@ -111,7 +171,7 @@ pub fn write_fixture(shape: &Shape, seed: u64, out: &Path) -> Result<(), ModelEr
     let mut add = |name: String, dims: &[usize], scale: f32, rng: &mut ChaCha8Rng| -> Result<(), ModelError> {
         let n: usize = dims.iter().product();
         let data: Vec<f32> = (0..n).map(|_| rng.random_range(-scale..scale)).collect();
-        let t = Tensor::from_vec(data, dims, &Device::Cpu).map_err(|e| err(&e))?;
+        let t = Tensor::from_vec(data, dims, &Device::Cpu).and_then(|t| t.to_dtype(dtype)).map_err(|e| err(&e))?;
         tensors.insert(name, t);
         Ok(())
     };

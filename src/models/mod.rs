@@ -34,6 +34,8 @@ pub enum ModelError {
     Adapter { path: PathBuf, message: String },
     #[error("demo model: {0}")]
     Demo(String),
+    #[error("{0}")]
+    Usage(String),
     #[error(transparent)]
     Pip(#[from] crate::pip::PipError),
     #[error("{path}: {source}")]

@@ -367,3 +367,30 @@ fn interleaved_gate_measures_both_models_in_one_process() {
     let o = fgbench(&["gate", "--interleaved", "--baseline-model", model]);
     assert_eq!(o.status.code(), Some(2), "clap refuses a missing --current-model");
 }
+
+#[test]
+fn random_models_copy_a_config_shape_and_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("rand");
+    let o = fgbench(&["models", "random", "--like", fixture().to_str().unwrap(), "--out", out.to_str().unwrap(), "--seed", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let read = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p.join("config.json")).unwrap()).unwrap() };
+    let (a, b) = (read(fixture()), read(&out));
+    for k in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size", "sliding_window"] {
+        assert_eq!(a[k], b[k], "{k}");
+    }
+    // Another seed, other weights; the model loads and generates.
+    assert_ne!(std::fs::read(out.join("model.safetensors")).unwrap(), std::fs::read(fixture().join("model.safetensors")).unwrap());
+    let o = eval(out.to_str().unwrap(), &dir.path().join("run"), &["--limit", "1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let half = dir.path().join("half");
+    let o = fgbench(&["models", "random", "--like", fixture().join("config.json").to_str().unwrap(), "--out", half.to_str().unwrap(), "--dtype", "bf16"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let t = candle_core::safetensors::load(half.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    assert_eq!(t["model.embed_tokens.weight"].dtype(), candle_core::DType::BF16);
+    assert_eq!(read(&half)["torch_dtype"], "bfloat16");
+    let o = fgbench(&["models", "random", "--out", dir.path().join("x").to_str().unwrap(), "--dtype", "f64"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("dtype `f64` is not f32, bf16 or f16"), "{}", stderr(&o));
+}
