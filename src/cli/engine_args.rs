@@ -60,6 +60,10 @@ pub struct EngineArgs {
     /// Prefix-cache capacity in sequences (default: the engine's).
     #[arg(long)]
     pub prefix_cache: Option<usize>,
+    /// Stop generating once the model has finished its calls (the text after the last
+    /// `<end_function_call>` cannot start another one); saves decode time, ends the turn early.
+    #[arg(long)]
+    pub stop_after_calls: bool,
 }
 
 impl EngineArgs {
@@ -68,6 +72,7 @@ impl EngineArgs {
             max_new_tokens: self.max_new_tokens,
             temperature: self.temperature,
             seed: self.seed,
+            stop_after_calls: self.stop_after_calls,
             ..GenerationSettings::default()
         }
     }

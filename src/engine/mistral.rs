@@ -247,6 +247,11 @@ impl Engine for MistralEngine {
                         if finish_reason != "unknown" {
                             break;
                         }
+                        if settings.stop_after_calls && clock.calls_finished() {
+                            // Dropping the receiver makes mistral.rs cancel the sequence.
+                            finish_reason = "calls_done".into();
+                            break;
+                        }
                     }
                     Response::CompletionDone(done) => {
                         if let Some(c) = done.choices.first() {
@@ -260,7 +265,13 @@ impl Engine for MistralEngine {
                 }
             }
             let total_ms = start.elapsed().as_secs_f64() * 1000.0;
-            let text = strip_stop_suffix(clock.text(), settings);
+            let mut text = strip_stop_suffix(clock.text(), settings);
+            if finish_reason == "calls_done" {
+                // The turn ends at the last call; what the model had begun after it is dropped.
+                if let Some(end) = text.rfind(crate::codec::tokens::END_CALL) {
+                    text.truncate(end + crate::codec::tokens::END_CALL.len());
+                }
+            }
             Ok(Completion {
                 text,
                 finish_reason,

@@ -7,7 +7,7 @@ pub mod tokenizer;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::tokens::{END_CALL, EOS, STOP_SEQUENCES};
+use crate::codec::tokens::{END_CALL, EOS, START_CALL, STOP_SEQUENCES};
 use crate::records::Timings;
 
 /// How to generate: FunctionGemma's documented setting is greedy with 128 new tokens.
@@ -20,6 +20,10 @@ pub struct GenerationSettings {
     pub seed: Option<u64>,
     /// Generation stops when the text produces one of these (besides the tokenizer's eos).
     pub stop_sequences: Vec<String>,
+    /// Also stop as soon as the text after the last `<end_function_call>` can no longer
+    /// become another call (saves the decode steps of whatever the model writes next).
+    #[serde(default)]
+    pub stop_after_calls: bool,
 }
 
 impl Default for GenerationSettings {
@@ -29,6 +33,7 @@ impl Default for GenerationSettings {
             temperature: None,
             seed: None,
             stop_sequences: STOP_SEQUENCES.iter().map(|s| s.to_string()).collect(),
+            stop_after_calls: false,
         }
     }
 }
@@ -128,5 +133,35 @@ impl CallClock {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// True once the model has made at least one call and what it wrote after the last one
+    /// cannot be the beginning of another call block.
+    pub fn calls_finished(&self) -> bool {
+        let Some(end) = self.text.rfind(END_CALL) else { return false };
+        let tail = self.text[end + END_CALL.len()..].trim_start();
+        !tail.is_empty() && !START_CALL.starts_with(tail) && !tail.starts_with(START_CALL)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn clock(text: &str) -> CallClock {
+        let mut c = CallClock::default();
+        c.push(text, 1.0);
+        c
+    }
+
+    #[test]
+    fn calls_finished_only_when_no_further_call_can_follow() {
+        assert!(!clock("hello").calls_finished());
+        assert!(!clock("<start_function_call>call:f{}<end_function_call>").calls_finished(), "nothing after it yet");
+        assert!(!clock("<start_function_call>call:f{}<end_function_call><start_fun").calls_finished(), "a second call may be starting");
+        assert!(!clock("<start_function_call>call:f{}<end_function_call><start_function_call>call:g").calls_finished());
+        assert!(clock("<start_function_call>call:f{}<end_function_call>Done.").calls_finished());
+        assert!(clock("<start_function_call>call:f{}<end_function_call>\n<end_of").calls_finished());
+        assert_eq!(clock("<start_function_call>call:f{}<end_function_call>").last_call_ms, Some(1.0));
     }
 }

@@ -103,7 +103,7 @@ fn killed_run_resumes_to_the_same_records() {
 fn concurrent_eval_completes_every_case_once() {
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("r");
-    let o = eval(fixture().to_str().unwrap(), &out, &["--limit", "8", "--concurrency", "4", "--categories", "simple,irrelevance"]);
+    let o = eval(fixture().to_str().unwrap(), &out, &["--limit", "8", "--concurrency", "4", "--categories", "simple,irrelevance", "--stop-after-calls"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let preds = lines(&out.join("predictions.jsonl"));
     assert_eq!(preds.len(), 8);
@@ -112,6 +112,7 @@ fn concurrent_eval_completes_every_case_once() {
     assert!(ids.iter().all(|id| id.starts_with("demo_simple_")), "{ids:?}");
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["concurrency"], 4);
+    assert_eq!(m["generation"]["stop_after_calls"], true);
 }
 
 #[test]
