@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod gate;
 pub mod measure;
 pub mod models;
+pub mod parity;
 pub mod pip;
 pub mod records;
 pub mod report;

@@ -7,6 +7,7 @@ mod engine_args;
 mod eval;
 mod gate;
 mod models;
+mod parity;
 mod render;
 mod report;
 mod score;
@@ -42,6 +43,9 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
     Eval(eval::EvalArgs),
+    /// Run the same cases through engine variants (dtype, quantization, concurrency) and
+    /// report identical completions, first divergence and verdict agreement.
+    Parity(parity::ParityArgs),
     /// Obtain, import and inspect models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -59,5 +63,6 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Gate(a) => gate::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Models(c) => models::run(c),
+        Command::Parity(a) => parity::run(a),
     }
 }

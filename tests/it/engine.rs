@@ -395,3 +395,26 @@ fn random_models_copy_a_config_shape_and_run() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("dtype `f64` is not f32, bf16 or f16"), "{}", stderr(&o));
 }
+
+#[test]
+fn parity_compares_engine_variants_case_by_case() {
+    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "4",
+        "--max-new-tokens", "8", "--variant", "base", "--variant", "concurrency:2", "--variant", "isq:q8_0", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["reference"], "base");
+    let variants = v["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 2);
+    for var in variants {
+        assert_eq!(var["n"], 4);
+        assert_eq!(var["cases"].as_array().unwrap().len(), 4);
+        let share = var["identical_share"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&share));
+        for c in var["cases"].as_array().unwrap() {
+            assert_eq!(c["identical"].as_bool().unwrap(), c["first_divergence"].is_null(), "{c}");
+        }
+    }
+    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--variant", "base", "--variant", "speed:9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("--variant `speed:9`"), "{}", stderr(&o));
+}

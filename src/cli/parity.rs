@@ -1,0 +1,96 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use super::engine_args::{EngineArgs, ModelArgs};
+use crate::Error;
+use crate::codec::PromptStyle;
+use crate::dataset::Dataset;
+use crate::engine::mistral::Isq;
+use crate::engine::tokenizer::PromptTokenizer;
+use crate::parity::{compare_variant, render_table};
+use crate::run::{EvalSettings, PREDICTIONS, load_existing, result_record, run_eval};
+
+#[derive(Debug, Args)]
+pub struct ParityArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, default_value = "datasets/demo.jsonl")]
+    pub dataset: PathBuf,
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Variants to run, the first being the reference: `base` (the engine flags as given),
+    /// `isq:q8_0`, `dtype:bf16`, `concurrency:4` (repeat the flag).
+    #[arg(long = "variant", required = true, num_args = 1)]
+    pub variants: Vec<String>,
+    #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
+    pub prompt_style: PromptStyle,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep each variant's run records here (a temporary folder otherwise).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// A variant's engine flags and concurrency.
+fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> {
+    let mut e = base.clone();
+    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, isq:TYPE, dtype:TYPE or concurrency:N"));
+    if spec == "base" {
+        return Ok((e, 1));
+    }
+    let (k, v) = spec.split_once(':').ok_or_else(bad)?;
+    let mut concurrency = 1;
+    match k {
+        "isq" => e.isq = Some(<Isq as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
+        "dtype" => e.dtype = Some(<crate::engine::mistral::Dtype as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
+        "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+        _ => return Err(bad()),
+    }
+    Ok((e, concurrency))
+}
+
+pub fn run(a: ParityArgs) -> Result<i32, Error> {
+    if a.variants.len() < 2 {
+        return Err(Error::Usage("parity needs at least two --variant (the first is the reference)".into()));
+    }
+    let specs: Vec<(EngineArgs, usize)> = a.variants.iter().map(|s| variant(s, &a.engine)).collect::<Result<_, _>>()?;
+    let ds = Dataset::load(&a.dataset)?;
+    let cases = super::eval::select_cases(&ds, &[], a.limit)?;
+    let model = a.model.resolve()?;
+    let tok = PromptTokenizer::from_file(&model.dir.join("tokenizer.json"))?;
+    let tmp = tempfile_dir()?;
+    let root = a.out.clone().unwrap_or_else(|| tmp.clone());
+    let mut results = Vec::new();
+    for (spec, (engine_args, concurrency)) in a.variants.iter().zip(&specs) {
+        let engine = engine_args.load(&model)?;
+        let out = root.join(spec.replace(':', "_"));
+        let _ = std::fs::remove_dir_all(&out);
+        std::fs::create_dir_all(&out).map_err(|source| Error::Write { path: out.clone(), source })?;
+        let run = EvalSettings { generation: engine_args.generation(), style: a.prompt_style, concurrency: *concurrency, scoring: Default::default() };
+        run_eval(engine.as_ref(), &cases, &out, Vec::new(), &run)?;
+        let preds = load_existing(&out.join(PREDICTIONS))?;
+        let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+        results.push(preds.iter().map(|p| result_record(by_id[p.id.as_str()], p, &run.scoring)).collect::<Vec<_>>());
+        eprintln!("fgbench: variant {spec} done");
+    }
+    let variants: Vec<_> = a.variants.iter().zip(&results).skip(1).map(|(label, r)| compare_variant(label, &results[0], r, &tok)).collect();
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"reference": a.variants[0], "variants": variants})).expect("json"));
+    } else {
+        print!("{}", render_table(&a.variants[0], &variants));
+    }
+    if a.out.is_none() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    Ok(0)
+}
+
+fn tempfile_dir() -> Result<PathBuf, Error> {
+    let d = std::env::temp_dir().join(format!("fgbench-parity-{}", std::process::id()));
+    std::fs::create_dir_all(&d).map_err(|source| Error::Write { path: d.clone(), source })?;
+    Ok(d)
+}
