@@ -13,6 +13,27 @@ pub enum DatasetsCommand {
     /// Download and import an eval set into the cache (does nothing when already there).
     #[command(subcommand)]
     Fetch(FetchCommand),
+    /// Write fine-tuning examples (prompt + target completion) from tools of our own, after
+    /// proving they are disjoint from the eval sets.
+    ExportTrain(ExportTrainArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExportTrainArgs {
+    /// Output JSONL (written atomically).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of examples.
+    #[arg(long, default_value_t = 300)]
+    pub n: usize,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    #[arg(long, value_enum, default_value_t = crate::codec::PromptStyle::Official)]
+    pub prompt_style: crate::codec::PromptStyle,
+    /// Eval sets the examples must not leak into (default: datasets/demo.jsonl and the
+    /// fetched BFCL set, where present).
+    #[arg(long)]
+    pub check_against: Vec<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +70,34 @@ pub struct FetchBfclArgs {
 
 pub fn run(c: DatasetsCommand) -> Result<i32, Error> {
     match c {
+        DatasetsCommand::ExportTrain(a) => {
+            let examples = crate::dataset::train::generate(a.n, a.seed, a.prompt_style);
+            let against: Vec<PathBuf> = if a.check_against.is_empty() {
+                [PathBuf::from("datasets/demo.jsonl"), fetch::cache_root().join("datasets/bfcl_v4.jsonl")].into_iter().filter(|p| p.is_file()).collect()
+            } else {
+                a.check_against.clone()
+            };
+            if against.is_empty() {
+                return Err(Error::Usage("export-train: no eval set to check against (pass --check-against FILE)".into()));
+            }
+            for path in &against {
+                let ds = crate::dataset::Dataset::load(path)?;
+                let problems = crate::dataset::train::check_disjoint(&examples, &ds.cases);
+                if let Some(first) = problems.first() {
+                    return Err(Error::Usage(format!("training data leaks into {} ({} problems); first: {first}", path.display(), problems.len())));
+                }
+                eprintln!("disjoint from {} ({} cases)", path.display(), ds.cases.len());
+            }
+            let mut text = String::new();
+            for e in &examples {
+                text.push_str(&serde_json::to_string(e).expect("example serializes"));
+                text.push('\n');
+            }
+            crate::fsutil::write_atomic(&a.out, text.as_bytes()).map_err(|source| Error::Write { path: a.out.clone(), source })?;
+            let count = |k: &str| examples.iter().filter(|e| e.kind == k).count();
+            eprintln!("wrote {} examples ({} single, {} parallel, {} irrelevance) to {}", examples.len(), count("single"), count("parallel"), count("irrelevance"), a.out.display());
+            Ok(0)
+        }
         DatasetsCommand::Import(ImportCommand::Bfcl(a)) => {
             let cases = bfcl::import(&a.from, &a.categories)?;
             write_cases(&a.out, &cases).map_err(|source| Error::Write { path: a.out.clone(), source })?;

@@ -3,6 +3,7 @@
 pub mod bfcl;
 pub mod case;
 pub mod fetch;
+pub mod train;
 
 use std::collections::HashSet;
 use std::io::BufRead;

@@ -12,3 +12,4 @@ mod gate;
 mod golden;
 mod report;
 mod support;
+mod train;

@@ -1,0 +1,219 @@
+//! Training data for fine-tuning, disjoint from every eval set: tools of our own (none of
+//! them appear in datasets/ or BFCL), varied phrasings and argument types, single calls,
+//! parallel calls and irrelevance (no call). Prompts are rendered by fgbench's own codec in the
+//! chosen prompt style, targets in FunctionGemma's call syntax, so training and evaluation
+//! see exactly the same format.
+
+use std::collections::HashSet;
+
+use indexmap::IndexMap;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::{Case, Message, Role};
+use crate::codec::tokens::END_TURN;
+use crate::codec::{Call, PromptStyle, Value, render_call};
+
+pub const TRAIN_SCHEMA: &str = "fgbench.train/1";
+
+/// One training example: the prompt the model sees and the completion it should write.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainExample {
+    pub schema: String,
+    pub id: String,
+    /// `single`, `parallel` or `irrelevance`.
+    pub kind: String,
+    pub prompt: String,
+    pub completion: String,
+    pub tools: Vec<String>,
+    pub user: String,
+}
+
+fn param(ty: &str, desc: &str) -> serde_json::Value {
+    serde_json::json!({"type": ty, "description": desc})
+}
+
+fn tool(name: &str, desc: &str, props: &[(&str, serde_json::Value)], required: &[&str]) -> serde_json::Value {
+    let props: serde_json::Map<String, serde_json::Value> = props.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    serde_json::json!({"name": name, "description": desc, "parameters": {"type": "dict", "properties": props, "required": required}})
+}
+
+/// The training tools (names chosen not to occur in any eval set; `check_disjoint` proves it).
+pub fn train_tools() -> Vec<serde_json::Value> {
+    vec![
+        tool("reserve_parking_bay", "Reserve a parking bay in a garage for some hours.", &[
+            ("garage", param("string", "Garage name.")), ("hours", param("integer", "How many hours.")), ("ev_charger", param("boolean", "Needs an EV charger.")),
+        ], &["garage", "hours"]),
+        tool("dim_lighting_scene", "Set the brightness of a lighting scene.", &[
+            ("scene", param("string", "Scene name, e.g. 'reading'.")), ("brightness_pct", param("integer", "Brightness 0-100.")),
+        ], &["scene", "brightness_pct"]),
+        tool("lookup_ferry_departures", "List ferry departures between two ports on a date.", &[
+            ("from_port", param("string", "Departure port.")), ("to_port", param("string", "Arrival port.")), ("date", param("string", "YYYY-MM-DD.")),
+        ], &["from_port", "to_port", "date"]),
+        tool("start_kitchen_timer", "Start a named kitchen timer.", &[
+            ("label", param("string", "What the timer is for.")), ("minutes", param("float", "Duration in minutes.")),
+        ], &["label", "minutes"]),
+        tool("append_shopping_items", "Add items to the shared shopping list.", &[
+            ("items", serde_json::json!({"type": "array", "items": {"type": "string"}, "description": "Item names."})), ("urgent", param("boolean", "Mark as urgent.")),
+        ], &["items"]),
+        tool("rate_podcast_episode", "Rate a podcast episode from 1 to 5 stars.", &[
+            ("show", param("string", "Podcast name.")), ("episode", param("integer", "Episode number.")), ("stars", param("integer", "1-5.")),
+        ], &["show", "episode", "stars"]),
+    ]
+}
+
+const GARAGES: [&str; 4] = ["Harbour Street", "Central Plaza", "Old Mill", "North Gate"];
+const SCENES: [&str; 4] = ["reading", "movie night", "dinner", "wake up"];
+const PORTS: [&str; 5] = ["Tarnby", "Vesterholm", "Kalmsund", "Brisport", "Ostrava Bay"];
+const LABELS: [&str; 4] = ["pasta", "rice", "eggs", "bread dough"];
+const ITEMS: [&str; 6] = ["oat milk", "lemons", "coffee beans", "dish soap", "basil", "rye bread"];
+const SHOWS: [&str; 4] = ["Deep Space Diaries", "The Quiet Coder", "Market Minutes", "Garden Hour"];
+const OFF_TOPIC: [&str; 6] = [
+    "What's the tallest waterfall in Europe?",
+    "Tell me a joke about penguins.",
+    "How do I say thank you in Finnish?",
+    "Summarise the plot of Hamlet in two sentences.",
+    "Why is the sky blue?",
+    "What's a good name for a goldfish?",
+];
+
+fn s(v: &str) -> Value {
+    Value::Str(v.into())
+}
+
+fn call(name: &str, args: Vec<(&str, Value)>) -> Call {
+    Call { name: name.into(), args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect::<IndexMap<_, _>>() }
+}
+
+/// One (user text, expected call) pair for tool `i`, with phrasing and values drawn from `rng`.
+fn single(i: usize, rng: &mut ChaCha8Rng) -> (String, Call) {
+    let pick = |a: &[&'static str], rng: &mut ChaCha8Rng| a[rng.random_range(0..a.len())];
+    match i {
+        0 => {
+            let (g, h, ev) = (pick(&GARAGES, rng), rng.random_range(1..9), rng.random_bool(0.5));
+            let text = match rng.random_range(0..3) {
+                0 => format!("Book me a parking spot at {g} for {h} hours{}.", if ev { " with a charger" } else { "" }),
+                1 => format!("I need to park at the {g} garage, {h}h{}.", if ev { ", EV charging please" } else { "" }),
+                _ => format!("Reserve {h} hours of parking at {g}{}.", if ev { " — my car is electric" } else { "" }),
+            };
+            let mut args = vec![("garage", s(g)), ("hours", Value::Int(h))];
+            if ev {
+                args.push(("ev_charger", Value::Bool(true)));
+            }
+            (text, call("reserve_parking_bay", args))
+        }
+        1 => {
+            let (sc, b) = (pick(&SCENES, rng), rng.random_range(1..11) * 10);
+            let text = match rng.random_range(0..2) {
+                0 => format!("Set the {sc} lights to {b}%."),
+                _ => format!("Dim the {sc} scene to {b} percent brightness."),
+            };
+            (text, call("dim_lighting_scene", vec![("scene", s(sc)), ("brightness_pct", Value::Int(b))]))
+        }
+        2 => {
+            let a = pick(&PORTS, rng);
+            let b = loop {
+                let p = pick(&PORTS, rng);
+                if p != a {
+                    break p;
+                }
+            };
+            let d = format!("2027-0{}-{:02}", rng.random_range(1..10), rng.random_range(1..29));
+            (format!("Which ferries go from {a} to {b} on {d}?"), call("lookup_ferry_departures", vec![("from_port", s(a)), ("to_port", s(b)), ("date", s(&d))]))
+        }
+        3 => {
+            let (l, m) = (pick(&LABELS, rng), rng.random_range(2..25) as f64 / 2.0);
+            (format!("Start a {m} minute timer for the {l}."), call("start_kitchen_timer", vec![("label", s(l)), ("minutes", Value::Float(m))]))
+        }
+        4 => {
+            let n = rng.random_range(1..4);
+            let items: Vec<&str> = (0..n).map(|_| pick(&ITEMS, rng)).collect::<HashSet<_>>().into_iter().collect();
+            let mut items = items;
+            items.sort();
+            let urgent = rng.random_bool(0.3);
+            let text = format!("Put {} on the shopping list{}.", items.join(" and "), if urgent { ", it's urgent" } else { "" });
+            let mut args = vec![("items", Value::List(items.iter().map(|x| s(x)).collect()))];
+            if urgent {
+                args.push(("urgent", Value::Bool(true)));
+            }
+            (text, call("append_shopping_items", args))
+        }
+        _ => {
+            let (sh, ep, st) = (pick(&SHOWS, rng), rng.random_range(1..120), rng.random_range(1..6));
+            (format!("Give episode {ep} of {sh} {st} stars."), call("rate_podcast_episode", vec![("show", s(sh)), ("episode", Value::Int(ep)), ("stars", Value::Int(st))]))
+        }
+    }
+}
+
+/// `n` examples (60% single, 20% parallel, 20% irrelevance), deterministic for a seed.
+pub fn generate(n: usize, seed: u64, style: PromptStyle) -> Vec<TrainExample> {
+    let tools = train_tools();
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let name = |t: &serde_json::Value| t["name"].as_str().unwrap_or_default().to_string();
+    (0..n)
+        .map(|k| {
+            let roll = rng.random_range(0..10);
+            let (kind, user, offered, calls): (&str, String, Vec<usize>, Vec<Call>) = if roll < 6 {
+                let i = rng.random_range(0..tools.len());
+                let (text, c) = single(i, &mut rng);
+                let mut offered = vec![i, (i + 1 + rng.random_range(0..tools.len() - 1)) % tools.len()];
+                offered.sort();
+                ("single", text, offered, vec![c])
+            } else if roll < 8 {
+                let (i, j) = (rng.random_range(0..tools.len()), rng.random_range(0..tools.len()));
+                let ((t1, c1), (t2, c2)) = (single(i, &mut rng), single(j, &mut rng));
+                let mut offered = vec![i, j];
+                offered.sort();
+                offered.dedup();
+                ("parallel", format!("{} Also: {}", t1, t2.to_lowercase()), offered, vec![c1, c2])
+            } else {
+                let i = rng.random_range(0..tools.len());
+                ("irrelevance", OFF_TOPIC[rng.random_range(0..OFF_TOPIC.len())].to_string(), vec![i], vec![])
+            };
+            let offered_tools: Vec<serde_json::Value> = offered.iter().map(|&i| tools[i].clone()).collect();
+            let messages = vec![Message { role: Role::User, content: user.clone(), tool_calls: vec![], name: None }];
+            let completion = if calls.is_empty() {
+                format!("I can't help with that using the available tools.{END_TURN}")
+            } else {
+                format!("{}{END_TURN}", calls.iter().map(render_call).collect::<String>())
+            };
+            TrainExample {
+                schema: TRAIN_SCHEMA.into(),
+                id: format!("train_{k:05}"),
+                kind: kind.into(),
+                prompt: style.render(&messages, &offered_tools),
+                completion,
+                tools: offered_tools.iter().map(name).collect(),
+                user,
+            }
+        })
+        .collect()
+}
+
+/// Proves training data cannot leak into an eval set: no training tool name is declared by
+/// any eval case, no training id is an eval id, and no training user text occurs in any eval
+/// case's messages. Returns the violations (empty when disjoint).
+pub fn check_disjoint(train: &[TrainExample], eval: &[Case]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let train_tools: HashSet<String> = train_tools().iter().filter_map(|t| t["name"].as_str().map(String::from)).collect();
+    let eval_ids: HashSet<&str> = eval.iter().map(|c| c.id.as_str()).collect();
+    for c in eval {
+        for t in &c.tools {
+            if let Some(n) = super::case::tool_name(t).filter(|n| train_tools.contains(*n)) {
+                problems.push(format!("eval case `{}` declares training tool `{n}`", c.id));
+            }
+        }
+    }
+    let eval_texts: Vec<String> = eval.iter().flat_map(|c| c.messages.iter().map(|m| m.content.to_lowercase())).collect();
+    for ex in train {
+        if eval_ids.contains(ex.id.as_str()) {
+            problems.push(format!("training id `{}` is also an eval id", ex.id));
+        }
+        let u = ex.user.to_lowercase();
+        if eval_texts.iter().any(|t| t.contains(&u)) {
+            problems.push(format!("training prompt `{}` ({}) occurs in an eval case", ex.user, ex.id));
+        }
+    }
+    problems
+}
