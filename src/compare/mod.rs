@@ -106,6 +106,13 @@ pub struct Delta {
     pub ci_high: Option<f64>,
 }
 
+impl Delta {
+    /// The interval as `[low, high]`, when there is one.
+    pub fn ci_text(&self) -> Option<String> {
+        Some(format!("[{:.1}, {:.1}]", self.ci_low?, self.ci_high?))
+    }
+}
+
 fn timing_deltas(pairs: &[(&ResultRecord, &ResultRecord)]) -> Vec<Delta> {
     type Get = fn(&ResultRecord) -> Option<f64>;
     let decode: Get = |r| r.timings.decode_tok_s();

@@ -45,21 +45,14 @@ pub fn table(c: &Comparison) -> String {
         let _ = writeln!(o, "{:<w$}  {:>5}  {:>24}  {:>24}  {:>+6.1}  {:>5}  {:>6}  {:>8.4}", name, p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
     }
     let _ = writeln!(o, "\nformat            A        B");
-    for (name, a, b) in [
-        ("calls", c.format_a.call_rate, c.format_b.call_rate),
-        ("parse errors", c.format_a.parse_error_rate, c.format_b.parse_error_rate),
-        ("prose", c.format_a.prose_rate, c.format_b.prose_rate),
-    ] {
+    for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "{name:<14} {:>7} {:>8}", pct(a), pct(b));
     }
     let _ = writeln!(o, "abstentions    {:>3} right / {:>3} wrong -> {:>3} right / {:>3} wrong", c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions);
     if !c.timing.is_empty() {
         let _ = writeln!(o, "\ntiming               A          B      B-A   95% CI of B-A");
         for d in &c.timing {
-            let ci = match (d.ci_low, d.ci_high) {
-                (Some(l), Some(h)) => format!("[{l:.1}, {h:.1}]"),
-                _ => "-".into(),
-            };
+            let ci = d.ci_text().unwrap_or_else(|| "-".into());
             let _ = writeln!(o, "{:<18} {:>8.1} {:>10.1} {:>+8.1}   {ci}", d.metric, d.a, d.b, d.delta);
         }
     }
@@ -117,10 +110,7 @@ pub fn markdown(c: &Comparison) -> String {
     if !c.timing.is_empty() {
         let _ = writeln!(o, "\n| timing | A | B | B-A (95% CI) |\n|---|---:|---:|---:|");
         for d in &c.timing {
-            let ci = match (d.ci_low, d.ci_high) {
-                (Some(l), Some(h)) => format!(" [{l:.1}, {h:.1}]"),
-                _ => String::new(),
-            };
+            let ci = d.ci_text().map(|t| format!(" {t}")).unwrap_or_default();
             let _ = writeln!(o, "| {} | {:.1} | {:.1} | {:+.1}{ci} |", d.metric, d.a, d.b, d.delta);
         }
     }

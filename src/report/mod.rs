@@ -185,10 +185,7 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
     if let Some(c) = comparison.as_ref().filter(|c| !c.timing.is_empty()) {
         timing_html.push_str("<div class=\"scroll\"><table><thead><tr><th>metric</th><th class=\"num\">A</th><th class=\"num\">B</th><th class=\"num\">B-A</th><th class=\"num\">95% CI</th></tr></thead><tbody>");
         for d in &c.timing {
-            let ci = match (d.ci_low, d.ci_high) {
-                (Some(l), Some(h)) => format!("[{l:.1}, {h:.1}]"),
-                _ => "-".into(),
-            };
+            let ci = d.ci_text().unwrap_or_else(|| "-".into());
             timing_html.push_str(&format!("<tr><td>{}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:.1}</td><td class=\"num\">{:+.1}</td><td class=\"num\">{ci}</td></tr>", esc(&d.metric), d.a, d.b, d.delta));
         }
         timing_html.push_str("</tbody></table></div>");
