@@ -20,6 +20,7 @@ pub mod records;
 pub mod report;
 pub mod run;
 pub mod score;
+pub mod serve;
 pub mod stats;
 pub mod summary;
 

@@ -6,7 +6,6 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::tokenizer::PromptTokenizer;
 use crate::records::ResultRecord;
 use crate::stats::mcnemar_exact;
 use crate::summary::Accuracy;
@@ -38,14 +37,14 @@ pub struct VariantParity {
 }
 
 /// Compares a variant's results with the reference's, case by case (matched by id).
-pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultRecord], tok: &PromptTokenizer) -> VariantParity {
+pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultRecord], encode: &dyn Fn(&str) -> Vec<u32>) -> VariantParity {
     let by_id: HashMap<&str, &ResultRecord> = other.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut cases = Vec::new();
     for r in reference {
         let Some(o) = by_id.get(r.id.as_str()) else { continue };
         let identical = r.output == o.output;
         let first_divergence = (!identical).then(|| {
-            let (a, b) = (tok.encode(&r.output).unwrap_or_default(), tok.encode(&o.output).unwrap_or_default());
+            let (a, b) = (encode(&r.output), encode(&o.output));
             // Both start with the <bos> the encoder adds; count completion tokens after it.
             let k = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
             k.saturating_sub(1)

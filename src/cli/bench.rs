@@ -6,7 +6,7 @@ use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
-use crate::engine::tokenizer::PromptTokenizer;
+use crate::engine::Engine;
 use crate::measure::{BenchPlan, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
 use crate::run::manifest::{DatasetRef, Host, Manifest};
 
@@ -50,7 +50,7 @@ pub struct BenchArgs {
 
 /// A demo case whose user turn is padded with filler words until the prompt is about
 /// `target` tokens long.
-fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &PromptTokenizer, target: usize) -> Result<String, Error> {
+fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &dyn Engine, target: usize) -> Result<String, Error> {
     let mut case = ds.cases.first().cloned().ok_or_else(|| Error::Usage("empty dataset".into()))?;
     let user = case.messages.iter().position(|m| m.role == Role::User).ok_or_else(|| Error::Usage("no user message".into()))?;
     let base = case.messages[user].content.clone();
@@ -71,13 +71,13 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
         return Err(Error::Usage("--concurrency levels and --repetitions must be at least 1".into()));
     }
     let ds = Dataset::load(&a.dataset)?;
-    let model = a.model.resolve()?;
+    let model = a.model.resolve(a.engine.engine)?;
     let engine = a.engine.load(&model)?;
-    let tok = PromptTokenizer::from_file(&model.dir.join("tokenizer.json"))?;
+    let tok = engine.as_ref();
     let prompts: Vec<(String, String)> = if a.prompt_tokens.is_empty() {
         ds.cases.iter().take(a.limit).map(|c| (c.id.clone(), a.prompt_style.render(&c.messages, &c.tools))).collect()
     } else {
-        a.prompt_tokens.iter().map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, &tok, n)?))).collect::<Result<_, Error>>()?
+        a.prompt_tokens.iter().map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, tok, n)?))).collect::<Result<_, Error>>()?
     };
     let settings = a.engine.generation();
     let plan = BenchPlan {

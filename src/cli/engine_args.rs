@@ -6,8 +6,8 @@ use clap::Args;
 
 use crate::Error;
 use crate::engine::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
-use crate::engine::{Engine, GenerationSettings};
-use crate::models::{ResolvedModel, lora, resolve};
+use crate::engine::{Engine, EngineKind, GenerationSettings};
+use crate::models::{ModelError, ModelFormat, ResolvedModel, lora, resolve_as};
 
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
@@ -15,8 +15,9 @@ pub struct ModelArgs {
     /// once into the cache), or a hub id `org/name[@revision]`.
     #[arg(long, default_value = "demo")]
     pub model: String,
-    /// A PEFT LoRA adapter directory (adapter_config.json + adapter_model.safetensors),
-    /// merged into the base model once and cached.
+    /// A LoRA adapter. mistral.rs: a PEFT directory (adapter_config.json +
+    /// adapter_model.safetensors), merged into the base once and cached. llama.cpp: a GGUF
+    /// LoRA file, applied at load.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// Never contact the hub: use the Hugging Face cache only (also HF_HUB_OFFLINE=1).
@@ -25,17 +26,42 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    pub fn resolve(&self) -> Result<ResolvedModel, Error> {
-        let base = resolve(&self.model, self.offline)?;
-        Ok(match &self.adapter {
-            Some(a) => lora::apply_adapter(base, a)?,
-            None => base,
-        })
+    /// The model in the format `engine` loads, with the adapter applied (mistral.rs) or
+    /// recorded for loading (llama.cpp).
+    pub fn resolve(&self, engine: EngineKind) -> Result<ResolvedModel, Error> {
+        match engine {
+            EngineKind::Mistralrs => {
+                let base = resolve_as(&self.model, self.offline, ModelFormat::HfDir)?;
+                Ok(match &self.adapter {
+                    Some(a) => lora::apply_adapter(base, a)?,
+                    None => base,
+                })
+            }
+            EngineKind::Llamacpp => {
+                let mut base = resolve_as(&self.model, self.offline, ModelFormat::Gguf)?;
+                if let Some(a) = &self.adapter {
+                    if !a.is_file() {
+                        return Err(ModelError::Adapter {
+                            path: a.clone(),
+                            message: "llama.cpp applies LoRA adapters given as one GGUF file (llama.cpp's convert_lora_to_gguf.py makes one from a PEFT directory); --engine mistralrs merges PEFT directories".into(),
+                        }
+                        .into());
+                    }
+                    let hash = crate::fsutil::sha256_file(a).map_err(|source| ModelError::Io { path: a.clone(), source })?;
+                    base.adapter = Some(crate::models::AdapterInfo { path: a.clone(), content_hash: hash, base_hash: base.content_hash.clone() });
+                }
+                Ok(base)
+            }
+        }
     }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
+    /// Inference engine: llamacpp (GGUF files, continuous batching; the default where built
+    /// in) or mistralrs (Hugging Face directories).
+    #[arg(long, value_enum, default_value_t = EngineKind::default_kind())]
+    pub engine: EngineKind,
     /// Maximum new tokens per case (FunctionGemma's documented setting: 128).
     #[arg(long, default_value_t = 128)]
     pub max_new_tokens: usize,
@@ -45,10 +71,11 @@ pub struct EngineArgs {
     /// Sampling seed.
     #[arg(long)]
     pub seed: Option<u64>,
-    /// Weight dtype (default: f32 on CPU, the only dtype mistral.rs runs there; auto on GPUs).
+    /// mistral.rs weight dtype (default: f32 on CPU, the only dtype it runs there; auto on
+    /// GPUs). llama.cpp runs the GGUF's own types.
     #[arg(long, value_enum)]
     pub dtype: Option<Dtype>,
-    /// In-situ quantization while loading (e.g. q8_0, q4k).
+    /// mistral.rs in-situ quantization while loading (e.g. q8_0, q4k).
     #[arg(long, value_enum)]
     pub isq: Option<Isq>,
     /// CPU threads for the engine's kernels (default: all cores).
@@ -57,9 +84,15 @@ pub struct EngineArgs {
     /// Sequences the engine's scheduler runs at once.
     #[arg(long, default_value_t = 32)]
     pub max_seqs: usize,
-    /// Prefix-cache capacity in sequences (default: the engine's).
+    /// mistral.rs prefix-cache capacity in sequences (default: the engine's).
     #[arg(long)]
     pub prefix_cache: Option<usize>,
+    /// llama.cpp: context tokens per sequence (prompt + new tokens must fit).
+    #[arg(long, default_value_t = 4096)]
+    pub ctx_per_seq: usize,
+    /// llama.cpp: layers offloaded to the GPU in cuda/metal builds.
+    #[arg(long, default_value_t = 999)]
+    pub gpu_layers: u32,
     /// Stop generating once the model has finished its calls (the text after the last
     /// `<end_function_call>` cannot start another one); saves decode time, ends the turn early.
     #[arg(long)]
@@ -77,8 +110,37 @@ impl EngineArgs {
         }
     }
 
-    /// Loads the mistral.rs engine for a resolved model.
+    /// Loads the chosen engine for a model resolved for it.
     pub fn load(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+        match self.engine {
+            EngineKind::Mistralrs => self.load_mistral(model),
+            EngineKind::Llamacpp => self.load_llama(model),
+        }
+    }
+
+    #[cfg(feature = "llamacpp")]
+    fn load_llama(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+        use crate::engine::llamacpp::{LlamaEngine, LlamaOptions};
+        if self.dtype.is_some() || self.isq.is_some() || self.prefix_cache.is_some() {
+            return Err(Error::Usage("--dtype, --isq and --prefix-cache are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
+        }
+        let opts = LlamaOptions {
+            max_sequences: self.max_seqs,
+            ctx_per_seq: self.ctx_per_seq,
+            threads: self.threads,
+            gpu_layers: self.gpu_layers,
+            lora: model.adapter.as_ref().map(|a| a.path.clone()),
+            ..LlamaOptions::default()
+        };
+        Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
+    }
+
+    #[cfg(not(feature = "llamacpp"))]
+    fn load_llama(&self, _model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+        Err(Error::Usage("this fgbench was built without the llama.cpp engine (cargo feature `llamacpp`)".into()))
+    }
+
+    fn load_mistral(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
         if let Some(n) = self.threads {
             // The kernels parallelise on rayon's global pool; size it before anything runs.
             let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
@@ -91,6 +153,6 @@ impl EngineArgs {
             prefix_cache: self.prefix_cache,
             threads: Some(self.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))),
         };
-        Ok(Box::new(MistralEngine::load(&model.dir, &opts)?))
+        Ok(Box::new(MistralEngine::load(&model.path, &opts)?))
     }
 }

@@ -61,8 +61,8 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
     }
     let ds = Dataset::load(&a.dataset)?;
     let cases = select_cases(&ds, &a.categories, a.limit)?;
-    let model = a.model.resolve()?;
-    eprintln!("fgbench: loading {} ({})", model.source, model.dir.display());
+    let model = a.model.resolve(a.engine.engine)?;
+    eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
     let engine = a.engine.load(&model)?;
     let settings = a.engine.generation();
     let opts = ScoreOptions::default();

@@ -97,7 +97,7 @@ fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::Gat
     let ds = crate::dataset::Dataset::load(&a.dataset)?;
     let cases = super::eval::select_cases(&ds, &[], a.limit)?;
     let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
-        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve()?;
+        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve(a.engine.engine)?;
         a.engine.load(&m)
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);

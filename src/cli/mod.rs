@@ -1,6 +1,7 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
 mod bench;
+mod client;
 mod compare;
 mod datasets;
 mod engine_args;
@@ -11,6 +12,7 @@ mod parity;
 mod render;
 mod report;
 mod score;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -49,6 +51,11 @@ pub enum Command {
     /// Obtain, import and inspect models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
+    /// Serve loaded models on a Unix socket (JSON lines; docs/protocol.md) for live requests
+    /// and side-by-side comparisons.
+    Serve(serve::ServeArgs),
+    /// Talk to `fgbench serve`: one request, JSON lines from stdin, `compare`, or a load `bench`.
+    Client(client::ClientArgs),
 }
 
 /// Runs a parsed command line; returns the process exit code.
@@ -64,5 +71,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bench(a) => bench::run(a),
         Command::Models(c) => models::run(c),
         Command::Parity(a) => parity::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Client(a) => client::run(a),
     }
 }

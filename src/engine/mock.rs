@@ -41,4 +41,13 @@ impl Engine for MockEngine {
             },
         })
     }
+
+    /// One id per byte: enough for the layers above to count and split tokens.
+    fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
+        Ok(prompt.bytes().map(u32::from).collect())
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        Ok(String::from_utf8_lossy(&ids.iter().map(|&i| i as u8).collect::<Vec<u8>>()).into_owned())
+    }
 }

@@ -1,6 +1,8 @@
 //! Inference engines behind one trait. Each engine crate is imported only in its own module
-//! (`mistral.rs` here); everything else sees [`Engine`].
+//! (`mistral.rs`, `llamacpp.rs`); everything else sees [`Engine`].
 
+#[cfg(feature = "llamacpp")]
+pub mod llamacpp;
 pub mod mistral;
 pub mod mock;
 pub mod tokenizer;
@@ -75,6 +77,15 @@ pub enum EngineError {
     Generate(String),
     #[error("unsupported setting: {0}")]
     Unsupported(String),
+    #[error("canceled")]
+    Canceled,
+}
+
+/// What a streaming generation reports: text pieces as they are decoded, then the result.
+#[derive(Debug)]
+pub enum StreamEvent {
+    Piece(String),
+    Done(Result<Completion, EngineError>),
 }
 
 /// An inference engine: prompt text in, completion text and timings out. Implementations
@@ -83,6 +94,52 @@ pub enum EngineError {
 pub trait Engine: Send + Sync {
     fn info(&self) -> EngineInfo;
     fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError>;
+
+    /// Like [`Engine::generate`], calling `on_piece` with each decoded piece of text; when it
+    /// returns false the generation is canceled (its work freed) and `Canceled` returned.
+    /// Engines that cannot stream deliver the whole text as one piece.
+    fn generate_streaming(
+        &self,
+        prompt: &str,
+        settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
+        let c = self.generate(prompt, settings)?;
+        if !on_piece(&c.text) {
+            return Err(EngineError::Canceled);
+        }
+        Ok(c)
+    }
+
+    /// The token ids the engine feeds for a rendered prompt.
+    fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError>;
+    /// Text of token ids (special tokens written out).
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError>;
+}
+
+/// The engines this binary was built with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// mistral.rs: loads Hugging Face directories (GGUF files are imported first).
+    Mistralrs,
+    /// llama.cpp: loads GGUF files; continuous batching.
+    Llamacpp,
+}
+
+impl EngineKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            EngineKind::Mistralrs => "mistralrs",
+            EngineKind::Llamacpp => "llamacpp",
+        }
+    }
+
+    /// The default engine: llama.cpp where it is built in (3-4x faster on CPU, and it
+    /// batches), else mistral.rs.
+    pub fn default_kind() -> EngineKind {
+        if cfg!(feature = "llamacpp") { EngineKind::Llamacpp } else { EngineKind::Mistralrs }
+    }
 }
 
 /// The backend this binary was built for.

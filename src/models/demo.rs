@@ -24,6 +24,16 @@ fn err(m: impl ToString) -> ModelError {
     ModelError::Demo(m.to_string())
 }
 
+/// Ensures the demo GGUF exists under `cache` (what llama.cpp loads).
+pub fn ensure_demo_gguf(cache: &Path) -> Result<PathBuf, ModelError> {
+    let gguf = cache.join("models").join(DEMO_GGUF);
+    // A present file was verified when it was assembled (atomic rename after the check).
+    if !gguf.is_file() {
+        assemble(cache, &gguf)?;
+    }
+    Ok(gguf)
+}
+
 /// Ensures the demo GGUF and its imported Hugging Face directory exist under `cache`.
 pub fn ensure_demo(cache: &Path) -> Result<Demo, ModelError> {
     let models = cache.join("models");

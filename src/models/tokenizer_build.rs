@@ -39,6 +39,7 @@ impl PieceType {
     }
 }
 
+#[derive(Clone, Debug)]
 pub struct Piece {
     pub text: String,
     pub score: f32,

@@ -67,19 +67,25 @@ pub struct Scored {
 /// Scores a raw completion against a case: decode as BFCL does, check with BFCL's rules,
 /// and report malformed output as `parse_error` when it is also wrong.
 pub fn score_output(case: &Case, output: &str, opts: &ScoreOptions) -> Scored {
-    let calls = bfcl_decode::decode(output);
-    let strict = codec::parse(output);
+    let (calls, shape, parse_error) = analyse_output(output);
     let mut check = check_calls(case, &calls, opts);
-    let (shape, parse_error) = match &strict {
+    if !check.valid && shape == OutputShape::Malformed {
+        check.error_type = Some(PARSE_ERROR.into());
+    }
+    Scored { check, calls, shape, parse_error }
+}
+
+/// What an output is without a case to judge it by: the calls BFCL's decoder sees, its
+/// shape, and the strict parser's complaint.
+pub fn analyse_output(output: &str) -> (Vec<Call>, OutputShape, Option<String>) {
+    let calls = bfcl_decode::decode(output);
+    let (shape, parse_error) = match codec::parse(output) {
         Ok(p) if !p.calls.is_empty() => (OutputShape::Calls, None),
         Ok(p) if p.text_before.trim().is_empty() => (OutputShape::Empty, None),
         Ok(_) => (OutputShape::Prose, None),
         Err(e) => (OutputShape::Malformed, Some(e.to_string())),
     };
-    if !check.valid && shape == OutputShape::Malformed {
-        check.error_type = Some(PARSE_ERROR.into());
-    }
-    Scored { check, calls, shape, parse_error }
+    (calls, shape, parse_error)
 }
 
 /// BFCL's verdict for decoded calls, routed by the case's kind.

@@ -115,7 +115,7 @@ fn compare_refuses_prompt_style_mismatch_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let run = |style: &str| {
         let out = dir.path().join(style);
-        let o = fgbench(&["eval", "--model", fixture.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
+        let o = fgbench(&["eval", "--model", fixture.to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"),
             "--out", out.to_str().unwrap(), "--limit", "3", "--max-new-tokens", "4", "--prompt-style", style]);
         assert!(o.status.success(), "{}", stderr(&o));
         out

@@ -23,7 +23,7 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 }
 
 fn eval(model: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["eval", "--model", model, "--dataset", &*Box::leak(repo_file("datasets/demo.jsonl").into_boxed_str()),
+    let mut args = vec!["eval", "--model", model, "--engine", "mistralrs", "--dataset", &*Box::leak(repo_file("datasets/demo.jsonl").into_boxed_str()),
         "--out", out.to_str().unwrap(), "--max-new-tokens", "12"];
     args.extend_from_slice(extra);
     fgbench(&args)
@@ -93,7 +93,7 @@ fn killed_run_resumes_to_the_same_records() {
         assert_eq!(o["output"], p["output"], "case {}", p["id"]);
     }
     // Resuming with other settings is refused and says which.
-    let o = fgbench(&["eval", "--model", model, "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
+    let o = fgbench(&["eval", "--model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
         "--max-new-tokens", "20", "--limit", "6", "--resume"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("different settings") && stderr(&o).contains("generation"), "{}", stderr(&o));
@@ -180,7 +180,7 @@ fn hub_models_resolve_from_the_cache_offline() {
     let out = home.path().join("run");
     let run = |model: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--model", model, "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
+            .args(["eval", "--model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
                 "--limit", "1", "--max-new-tokens", "4"])
             .env("HF_HOME", home.path())
             .env("HF_HUB_OFFLINE", "1")
@@ -191,7 +191,7 @@ fn hub_models_resolve_from_the_cache_offline() {
     assert!(o.status.success(), "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["model"]["source"], "acme/tiny-fg");
-    assert!(m["model"]["dir"].as_str().unwrap().contains("snapshots/0123456789abcdef"));
+    assert!(m["model"]["path"].as_str().unwrap().contains("snapshots/0123456789abcdef"));
 
     let o = run("acme/not-cached");
     assert_eq!(o.status.code(), Some(2));
@@ -223,7 +223,7 @@ fn adapters_merge_into_the_base_and_are_recorded() {
     let out = tmp.path().join("run");
     let run = |adapter: &Path, out: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--model", fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(),
+            .args(["eval", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--adapter", adapter.to_str().unwrap(),
                 "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "6"])
             .env("FGBENCH_CACHE", &cache)
             .output()
@@ -237,7 +237,7 @@ fn adapters_merge_into_the_base_and_are_recorded() {
     assert_ne!(a["base_hash"], m["model"]["content_hash"], "the merged model must hash differently from its base");
 
     // The merged weights are W + (alpha/r) * B A: here every q_proj entry of layer 0 moves by 2 * (2 * 0.5 * 0.05).
-    let merged = PathBuf::from(m["model"]["dir"].as_str().unwrap());
+    let merged = PathBuf::from(m["model"]["path"].as_str().unwrap());
     let load = |p: &Path| candle_core::safetensors::load(p.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
     let (base, new) = (load(fixture()), load(&merged));
     let k = "model.layers.0.self_attn.q_proj.weight";
@@ -281,7 +281,7 @@ fn a_real_kill_leaves_a_run_that_resume_finishes() {
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("r");
     let args = |resume: bool| {
-        let mut v = vec!["eval".to_string(), "--model".into(), fixture().to_str().unwrap().into(), "--dataset".into(), repo_file("datasets/demo.jsonl"),
+        let mut v = vec!["eval".to_string(), "--model".into(), fixture().to_str().unwrap().into(), "--engine".into(), "mistralrs".into(), "--dataset".into(), repo_file("datasets/demo.jsonl"),
             "--out".into(), out.to_str().unwrap().into(), "--limit".into(), "30".into(), "--max-new-tokens".into(), "400".into()];
         if resume {
             v.push("--resume".into());
@@ -317,7 +317,7 @@ fn a_real_kill_leaves_a_run_that_resume_finishes() {
 fn bench_measures_every_level_and_writes_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench");
-    let o = fgbench(&["bench", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
+    let o = fgbench(&["bench", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
         "--concurrency", "1,2", "--warmup", "1", "--repetitions", "2", "--max-new-tokens", "8", "--slo-e2e-ms", "60000",
         "--out", out.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -356,7 +356,7 @@ fn interleaved_gate_measures_both_models_in_one_process() {
     let cfg = dir.path().join("gate.toml");
     std::fs::write(&cfg, "[accuracy]\nmin_cases = 4\n\n[[performance]]\nmetric = \"e2e_ms_p50\"\nmax_increase = 5.0\n").unwrap();
     let model = fixture().to_str().unwrap();
-    let o = fgbench(&["gate", "--interleaved", "--baseline-model", model, "--current-model", model, "--dataset", &repo_file("datasets/demo.jsonl"),
+    let o = fgbench(&["gate", "--interleaved", "--baseline-model", model, "--current-model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"),
         "--limit", "4", "--repetitions", "2", "--max-new-tokens", "6", "--config", cfg.to_str().unwrap(), "--json"]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -398,7 +398,7 @@ fn random_models_copy_a_config_shape_and_run() {
 
 #[test]
 fn parity_compares_engine_variants_case_by_case() {
-    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "4",
+    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "4",
         "--max-new-tokens", "8", "--variant", "base", "--variant", "concurrency:2", "--variant", "isq:q8_0", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
@@ -414,7 +414,7 @@ fn parity_compares_engine_variants_case_by_case() {
             assert_eq!(c["identical"].as_bool().unwrap(), c["first_divergence"].is_null(), "{c}");
         }
     }
-    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--variant", "base", "--variant", "speed:9"]);
+    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--variant", "base", "--variant", "speed:9"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--variant `speed:9`"), "{}", stderr(&o));
 }

@@ -10,6 +10,8 @@ mod demo;
 mod engine;
 mod gate;
 mod golden;
+#[cfg(feature = "llamacpp")]
+mod llamacpp;
 mod report;
 mod support;
 mod train;

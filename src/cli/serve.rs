@@ -1,0 +1,82 @@
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use super::engine_args::{EngineArgs, ModelArgs};
+use crate::Error;
+use crate::codec::PromptStyle;
+use crate::dataset::Dataset;
+use crate::engine::EngineKind;
+use crate::serve::protocol::DEFAULT_MAX_LINE;
+use crate::serve::{LoadedModel, ServeConfig, serve};
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// The Unix socket to listen on (created 0600; a stale one is replaced).
+    #[arg(long)]
+    pub socket: PathBuf,
+    /// A model to load at start, `NAME=SOURCE` (SOURCE as for eval --model); repeat for A/B.
+    #[arg(long = "model", value_name = "NAME=SOURCE")]
+    pub models: Vec<String>,
+    /// Requests accepted at once (running or waiting); beyond it clients get `busy`.
+    #[arg(long, default_value_t = 256)]
+    pub max_queue: usize,
+    /// Longest request line in bytes.
+    #[arg(long, default_value_t = DEFAULT_MAX_LINE)]
+    pub max_line: usize,
+    /// Seconds a shutdown waits for requests in flight before canceling them.
+    #[arg(long, default_value_t = 30.0)]
+    pub drain_s: f64,
+    /// Cases that requests may name by `case_id`.
+    #[arg(long)]
+    pub dataset: Option<PathBuf>,
+    /// Prompt rendering for requests that give a case (a request may override it).
+    #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
+    pub prompt_style: PromptStyle,
+    /// Never contact the Hugging Face hub.
+    #[arg(long)]
+    pub offline: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
+}
+
+/// Loads one model the way eval does, and describes it for `models`.
+fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: Option<&str>, offline: bool) -> Result<LoadedModel, Error> {
+    let mut e = engine_args.clone();
+    if let Some(name) = engine {
+        e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true).map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;
+    }
+    let m = ModelArgs { model: source.to_string(), adapter: adapter.map(PathBuf::from), offline }.resolve(e.engine)?;
+    let engine = e.load(&m)?;
+    let description = serde_json::json!({"source": m.source, "path": m.path, "content_hash": m.content_hash, "adapter": m.adapter, "engine": engine.info()});
+    Ok(LoadedModel { engine: Arc::from(engine), description })
+}
+
+pub fn run(a: ServeArgs) -> Result<i32, Error> {
+    let mut initial = Vec::new();
+    for spec in &a.models {
+        let (name, source) = spec.split_once('=').ok_or_else(|| Error::Usage(format!("--model `{spec}`: expected NAME=SOURCE")))?;
+        eprintln!("fgbench serve: loading {name} = {source}");
+        initial.push((name.to_string(), load(&a.engine, source, None, None, a.offline)?));
+    }
+    let dataset = a.dataset.as_deref().map(Dataset::load).transpose()?;
+    let cfg = ServeConfig {
+        socket: a.socket.clone(),
+        max_queue: a.max_queue,
+        max_line: a.max_line,
+        drain: Duration::from_secs_f64(a.drain_s.max(0.0)),
+        generation: a.engine.generation(),
+        style: a.prompt_style,
+        scoring: Default::default(),
+        dataset,
+    };
+    let (engine_args, offline) = (a.engine.clone(), a.offline);
+    let loader = Box::new(move |source: &str, engine: Option<&str>, adapter: Option<&str>| load(&engine_args, source, engine, adapter, offline).map_err(|e| e.to_string()));
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(a.max_queue + 16).enable_all().build().map_err(|e| Error::Usage(e.to_string()))?;
+    rt.block_on(serve(cfg, loader, initial)).map_err(|e| Error::Usage(e.to_string()))?;
+    // Engines (and their threads) are dropped here, before the runtime and the process exit.
+    drop(rt);
+    Ok(0)
+}

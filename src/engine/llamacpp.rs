@@ -1,0 +1,593 @@
+//! The llama.cpp engine (crate `llama-cpp-2`, llama.cpp vendored by `llama-cpp-sys-2`): the
+//! only module that imports it.
+//!
+//! - Loads GGUF files directly, optionally with a GGUF LoRA adapter.
+//! - Continuous batching: one engine thread owns the model and its context and runs a loop
+//!   over sequence slots. Each step puts into one llama.cpp batch the next token of every
+//!   running sequence plus prompt chunks of newly admitted ones, decodes once, samples, and
+//!   retires finished sequences (clearing their KV). Requests wait in a channel until a slot
+//!   is free, so `--concurrency 32` becomes 32 sequences in one batch, not 32 turns.
+//! - The prompt text is tokenized by llama.cpp with special-token parsing, so FunctionGemma's
+//!   control tokens are single ids; exactly one `<bos>` leads (the rendered prompt has it).
+//! - Same stop rules and timing fields as the mistral.rs engine: eos/end-of-generation
+//!   tokens, the stop sequences, the length limit, and the optional stop after the calls.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Instant;
+
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::llama_backend::LlamaBackend;
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::model::params::LlamaModelParams;
+use llama_cpp_2::token::LlamaToken;
+use rand::{Rng, SeedableRng};
+use serde::{Deserialize, Serialize};
+
+use super::{CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, StreamEvent, backend_feature, strip_stop_suffix};
+use crate::codec::tokens::END_CALL;
+use crate::records::Timings;
+
+/// The llama.cpp release vendored by llama-cpp-sys-2 0.1.161 (its `LLAMA_BUILD_NUMBER`).
+pub const LLAMA_CPP_2_VERSION: &str = "llama-cpp-2 0.1.160";
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct LlamaOptions {
+    /// Sequences decoded together in one batch (slots).
+    pub max_sequences: usize,
+    /// Context (KV) tokens per sequence; the unified KV cache holds slots x this.
+    pub ctx_per_seq: usize,
+    /// Tokens per llama.cpp batch (prompt chunks are split to fit).
+    pub batch_tokens: usize,
+    /// CPU threads (default: all cores).
+    pub threads: Option<usize>,
+    /// Layers offloaded to a GPU (ignored by CPU builds; default: all).
+    pub gpu_layers: u32,
+    /// A GGUF LoRA adapter applied at scale 1.
+    pub lora: Option<PathBuf>,
+}
+
+impl Default for LlamaOptions {
+    fn default() -> Self {
+        LlamaOptions { max_sequences: 32, ctx_per_seq: 4096, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None }
+    }
+}
+
+/// llama.cpp's backend may be initialised once per process.
+fn backend() -> Result<&'static LlamaBackend, EngineError> {
+    static BACKEND: OnceLock<Result<LlamaBackend, String>> = OnceLock::new();
+    BACKEND
+        .get_or_init(|| {
+            let mut b = LlamaBackend::init().map_err(|e| e.to_string())?;
+            if std::env::var_os("FGBENCH_LLAMA_LOG").is_none() {
+                b.void_logs();
+            }
+            Ok(b)
+        })
+        .as_ref()
+        .map_err(|e| EngineError::Generate(format!("llama.cpp backend: {e}")))
+}
+
+fn load_err(path: &Path, message: impl ToString) -> EngineError {
+    EngineError::Load { path: path.display().to_string(), message: message.to_string() }
+}
+
+/// A request as the engine thread sees it.
+struct Job {
+    tokens: Vec<LlamaToken>,
+    settings: GenerationSettings,
+    start: Instant,
+    events: Sender<StreamEvent>,
+}
+
+enum Command {
+    Generate(Job),
+    Tokenize { text: String, reply: Sender<Result<Vec<u32>, EngineError>> },
+    Detokenize { ids: Vec<u32>, reply: Sender<Result<String, EngineError>> },
+}
+
+pub struct LlamaEngine {
+    commands: std::sync::Mutex<Option<Sender<Command>>>,
+    worker: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
+    info: EngineInfo,
+}
+
+impl LlamaEngine {
+    /// Loads a GGUF file and starts the batching thread.
+    pub fn load(gguf: &Path, opts: &LlamaOptions) -> Result<LlamaEngine, EngineError> {
+        if !gguf.is_file() {
+            return Err(load_err(gguf, "no such GGUF file"));
+        }
+        if let Some(lora) = &opts.lora
+            && !lora.is_file()
+        {
+            return Err(load_err(lora, "llama.cpp takes a LoRA adapter as one GGUF file (convert a PEFT directory with llama.cpp's convert_lora_to_gguf.py, or use --engine mistralrs, which merges PEFT adapters)"));
+        }
+        backend()?;
+        let (tx, rx) = channel::<Command>();
+        let (ready_tx, ready_rx) = channel::<Result<f64, EngineError>>();
+        let path = gguf.to_path_buf();
+        let o = opts.clone();
+        let worker = std::thread::Builder::new()
+            .name("llama.cpp".into())
+            .spawn(move || worker_main(&path, &o, rx, ready_tx))
+            .map_err(|e| load_err(gguf, e))?;
+        let load_ms = match ready_rx.recv() {
+            Ok(Ok(ms)) => ms,
+            Ok(Err(e)) => return Err(e),
+            Err(_) => return Err(load_err(gguf, "the llama.cpp thread died while loading")),
+        };
+        let gpu = backend_feature() == "cuda" || backend_feature() == "metal";
+        let info = EngineInfo {
+            engine: "llamacpp".into(),
+            engine_version: LLAMA_CPP_2_VERSION.into(),
+            dtype: "gguf".into(),
+            quantization: gguf_file_type(gguf),
+            device: if gpu && opts.gpu_layers > 0 { backend_feature().into() } else { "cpu".into() },
+            backend_feature: backend_feature().into(),
+            threads: Some(opts.threads.unwrap_or_else(default_threads)),
+            max_sequences: opts.max_sequences,
+            load_ms,
+        };
+        Ok(LlamaEngine { commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
+    }
+
+    fn send(&self, cmd: Command) -> Result<(), EngineError> {
+        let guard = self.commands.lock().map_err(|_| EngineError::Generate("engine lock poisoned".into()))?;
+        let tx = guard.as_ref().ok_or_else(|| EngineError::Generate("engine is shut down".into()))?;
+        tx.send(cmd).map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))
+    }
+}
+
+fn default_threads() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+/// The weight type the GGUF declares (`general.file_type`), as a name, e.g. `q4_k_m`.
+fn gguf_file_type(gguf: &Path) -> Option<String> {
+    let mut f = std::fs::File::open(gguf).ok()?;
+    let content = candle_core::quantized::gguf_file::Content::read(&mut f).ok()?;
+    let ft = content.metadata.get("general.file_type")?.to_u32().ok()?;
+    // llama.cpp's llama_ftype numbering.
+    let name = match ft {
+        0 => "f32",
+        1 => "f16",
+        2 => "q4_0",
+        3 => "q4_1",
+        7 => "q8_0",
+        8 => "q5_0",
+        9 => "q5_1",
+        10 => "q2_k",
+        11 => "q3_k_s",
+        12 => "q3_k_m",
+        13 => "q3_k_l",
+        14 => "q4_k_s",
+        15 => "q4_k_m",
+        16 => "q5_k_s",
+        17 => "q5_k_m",
+        18 => "q6_k",
+        32 => "bf16",
+        _ => return Some(format!("ftype{ft}")),
+    };
+    Some(name.into())
+}
+
+impl Engine for LlamaEngine {
+    fn info(&self) -> EngineInfo {
+        self.info.clone()
+    }
+
+    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
+        self.generate_streaming(prompt, settings, &mut |_| true)
+    }
+
+    fn generate_streaming(
+        &self,
+        prompt: &str,
+        settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
+        let start = Instant::now();
+        let ids = self.encode(prompt)?;
+        let (tx, rx) = channel();
+        let job = Job { tokens: ids.into_iter().map(|i| LlamaToken(i as i32)).collect(), settings: settings.clone(), start, events: tx };
+        self.send(Command::Generate(job))?;
+        for event in rx {
+            match event {
+                StreamEvent::Piece(p) => {
+                    if !on_piece(&p) {
+                        // Dropping the receiver makes the engine thread retire the sequence.
+                        return Err(EngineError::Canceled);
+                    }
+                }
+                StreamEvent::Done(result) => return result,
+            }
+        }
+        Err(EngineError::Generate("the llama.cpp thread dropped the request".into()))
+    }
+
+    fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
+        let (tx, rx) = channel();
+        self.send(Command::Tokenize { text: prompt.to_string(), reply: tx })?;
+        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        let (tx, rx) = channel();
+        self.send(Command::Detokenize { ids: ids.to_vec(), reply: tx })?;
+        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
+    }
+}
+
+impl Drop for LlamaEngine {
+    fn drop(&mut self) {
+        // Closing the channel ends the loop; joining frees the model before exit.
+        if let Ok(mut g) = self.commands.lock() {
+            g.take();
+        }
+        if let Ok(mut w) = self.worker.lock()
+            && let Some(h) = w.take()
+        {
+            let _ = h.join();
+        }
+    }
+}
+
+/// One running sequence in a slot.
+struct Sequence {
+    job: Job,
+    /// Prompt tokens already put into a batch.
+    fed: usize,
+    /// Position of the next token.
+    pos: i32,
+    /// Last sampled token, fed at the next step.
+    next: Option<LlamaToken>,
+    /// Index of this sequence's logits in the current batch.
+    logits_at: Option<i32>,
+    generated: u64,
+    bytes: Vec<u8>,
+    clock: CallClock,
+    ttft_ms: Option<f64>,
+    rng: rand_chacha::ChaCha8Rng,
+}
+
+impl Sequence {
+    fn new(job: Job) -> Sequence {
+        let rng = rand_chacha::ChaCha8Rng::seed_from_u64(job.settings.seed.unwrap_or(0));
+        Sequence { job, fed: 0, pos: 0, next: None, logits_at: None, generated: 0, bytes: Vec::new(), clock: CallClock::default(), ttft_ms: None, rng }
+    }
+
+    fn ms(&self) -> f64 {
+        self.job.start.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// Sends a finished completion; the slot is freed by the caller.
+    fn finish(mut self, finish_reason: &str) {
+        let total_ms = self.ms();
+        // Bytes of an unfinished UTF-8 character at the very end are shown lossily.
+        let tail = String::from_utf8_lossy(&self.bytes).into_owned();
+        if !tail.is_empty() {
+            self.clock.push(&tail, total_ms);
+        }
+        let mut text = strip_stop_suffix(self.clock.text(), &self.job.settings);
+        if finish_reason == "calls_done"
+            && let Some(end) = text.rfind(END_CALL)
+        {
+            text.truncate(end + END_CALL.len());
+        }
+        let completion = Completion {
+            text,
+            finish_reason: finish_reason.into(),
+            timings: Timings {
+                prompt_tokens: Some(self.job.tokens.len() as u64),
+                completion_tokens: Some(self.generated),
+                ttft_ms: self.ttft_ms,
+                last_call_ms: self.clock.last_call_ms,
+                total_ms: Some(total_ms),
+            },
+        };
+        let _ = self.job.events.send(StreamEvent::Done(Ok(completion)));
+    }
+
+    fn fail(self, e: EngineError) {
+        let _ = self.job.events.send(StreamEvent::Done(Err(e)));
+    }
+}
+
+fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: Sender<Result<f64, EngineError>>) {
+    let start = Instant::now();
+    let loaded = (|| {
+        let backend = backend()?;
+        let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
+        let mut model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| load_err(path, format!("llama.cpp could not load it: {e}")))?;
+        let adapter = match &opts.lora {
+            Some(l) => Some(model.lora_adapter_init(l).map_err(|e| load_err(l, format!("not a llama.cpp LoRA adapter for this model: {e}")))?),
+            None => None,
+        };
+        Ok::<_, EngineError>((model, adapter))
+    })();
+    let (model, mut adapter) = match loaded {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = ready.send(Err(e));
+            return;
+        }
+    };
+    let slots = opts.max_sequences.max(1);
+    let threads = opts.threads.unwrap_or_else(default_threads) as i32;
+    let n_ctx = (slots * opts.ctx_per_seq.max(64)) as u32;
+    let params = LlamaContextParams::default()
+        .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
+        .with_n_batch(opts.batch_tokens as u32)
+        .with_n_ubatch(opts.batch_tokens.min(512) as u32)
+        .with_n_seq_max(slots as u32)
+        .with_kv_unified(true)
+        .with_n_threads(threads)
+        .with_n_threads_batch(threads);
+    let mut ctx = match model.new_context(backend().expect("initialised above"), params) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = ready.send(Err(load_err(path, format!("llama.cpp context ({slots} sequences x {} tokens): {e}", opts.ctx_per_seq))));
+            return;
+        }
+    };
+    if let Some(a) = adapter.as_mut()
+        && let Err(e) = ctx.lora_adapter_set(a, 1.0)
+    {
+        let _ = ready.send(Err(load_err(path, format!("applying the LoRA adapter: {e}"))));
+        return;
+    }
+    let _ = ready.send(Ok(start.elapsed().as_secs_f64() * 1000.0));
+    drop(ready);
+    Batcher { model: &model, ctx, slots: (0..slots).map(|_| None).collect(), batch_tokens: opts.batch_tokens, ctx_per_seq: opts.ctx_per_seq }.run(rx);
+}
+
+struct Batcher<'m> {
+    model: &'m LlamaModel,
+    ctx: LlamaContext<'m>,
+    slots: Vec<Option<Sequence>>,
+    batch_tokens: usize,
+    ctx_per_seq: usize,
+}
+
+impl Batcher<'_> {
+    fn run(&mut self, rx: Receiver<Command>) {
+        let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+        let mut batch = LlamaBatch::new(self.batch_tokens, self.slots.len() as i32);
+        loop {
+            // Block only when there is nothing to decode.
+            let idle = waiting.is_empty() && self.slots.iter().all(Option::is_none);
+            let first = if idle {
+                match rx.recv() {
+                    Ok(c) => Some(c),
+                    Err(_) => return,
+                }
+            } else {
+                None
+            };
+            for cmd in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
+                match cmd {
+                    Command::Generate(job) => waiting.push_back(job),
+                    Command::Tokenize { text, reply } => {
+                        let _ = reply.send(self.tokenize(&text));
+                    }
+                    Command::Detokenize { ids, reply } => {
+                        let _ = reply.send(Ok(self.detokenize(&ids)));
+                    }
+                }
+            }
+            self.admit(&mut waiting);
+            if self.slots.iter().all(Option::is_none) {
+                continue;
+            }
+            self.step(&mut batch);
+        }
+    }
+
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
+        let vocab = self.model.vocab();
+        let mut ids: Vec<u32> = vocab.tokenize(text.as_bytes(), false, true).into_iter().map(|t| t.0 as u32).collect();
+        let bos = vocab.bos().0 as u32;
+        while ids.len() > 1 && ids[0] == bos && ids[1] == bos {
+            ids.remove(0);
+        }
+        if ids.first() != Some(&bos) {
+            ids.insert(0, bos);
+        }
+        Ok(ids)
+    }
+
+    fn detokenize(&self, ids: &[u32]) -> String {
+        let vocab = self.model.vocab();
+        let bytes: Vec<u8> = ids.iter().flat_map(|&i| vocab.token_to_piece(LlamaToken(i as i32), true, None)).collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Moves waiting jobs into free slots; a prompt that cannot fit is refused at once.
+    fn admit(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
+        for slot in self.slots.iter_mut().filter(|s| s.is_none()) {
+            let Some(job) = waiting.pop_front() else { break };
+            let needed = job.tokens.len() + job.settings.max_new_tokens;
+            if needed > self.ctx_per_seq {
+                let e = EngineError::Unsupported(format!(
+                    "prompt of {} tokens + {} new tokens exceeds the context of {} tokens per sequence (raise --ctx-per-seq)",
+                    job.tokens.len(),
+                    job.settings.max_new_tokens,
+                    self.ctx_per_seq
+                ));
+                let _ = job.events.send(StreamEvent::Done(Err(e)));
+                continue;
+            }
+            *slot = Some(Sequence::new(job));
+        }
+    }
+
+    /// One decode over every running sequence: their next tokens first (cheap, latency
+    /// bound), then prompt chunks as far as the batch has room.
+    fn step(&mut self, batch: &mut LlamaBatch) {
+        batch.clear();
+        let mut room = self.batch_tokens;
+        for (seq_id, slot) in self.slots.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            s.logits_at = None;
+            if let Some(tok) = s.next {
+                batch.add(tok, s.pos, &[seq_id as i32], true).expect("batch sized for one token per slot");
+                s.logits_at = Some(batch.n_tokens() - 1);
+                s.pos += 1;
+                room -= 1;
+            }
+        }
+        for (seq_id, slot) in self.slots.iter_mut().enumerate() {
+            let Some(s) = slot else { continue };
+            if s.next.is_some() || s.fed >= s.job.tokens.len() || room == 0 {
+                continue;
+            }
+            let take = (s.job.tokens.len() - s.fed).min(room);
+            for k in 0..take {
+                let last = s.fed + k + 1 == s.job.tokens.len();
+                batch.add(s.job.tokens[s.fed + k], s.pos, &[seq_id as i32], last).expect("batch has room");
+                s.pos += 1;
+                if last {
+                    s.logits_at = Some(batch.n_tokens() - 1);
+                }
+            }
+            s.fed += take;
+            room -= take;
+        }
+        if let Err(e) = self.ctx.decode(batch) {
+            // A failed decode leaves the KV state of every sequence in the batch unknown:
+            // fail them all and start clean.
+            for slot in self.slots.iter_mut() {
+                if let Some(s) = slot.take() {
+                    s.fail(EngineError::Generate(format!("llama.cpp decode: {e}")));
+                }
+            }
+            self.ctx.clear_kv_cache();
+            return;
+        }
+        for seq_id in 0..self.slots.len() {
+            let verdict = match &mut self.slots[seq_id] {
+                Some(s) if s.logits_at.is_some() => self.advance_one(seq_id),
+                _ => None,
+            };
+            if let Some(reason) = verdict {
+                if let Some(s) = self.slots[seq_id].take() {
+                    s.finish(&reason);
+                }
+                let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
+            }
+        }
+    }
+
+    /// Samples the next token of the sequence in `seq_id`; returns the finish reason when
+    /// the sequence is done (or its requester has gone).
+    fn advance_one(&mut self, seq_id: usize) -> Option<String> {
+        let s = self.slots[seq_id].as_mut().expect("checked by the caller");
+        let logits = self.ctx.get_logits_ith(s.logits_at.expect("checked by the caller"));
+        let token = LlamaToken(sample(logits, s.job.settings.temperature, &mut s.rng) as i32);
+        let ms = s.job.start.elapsed().as_secs_f64() * 1000.0;
+        s.ttft_ms.get_or_insert(ms);
+        s.generated += 1;
+        let vocab = self.model.vocab();
+        if vocab.is_eog(token) {
+            // Keep the eos text out of the answer, as the stop-suffix rule does for mistral.rs.
+            return Some("eos".into());
+        }
+        s.bytes.extend(vocab.token_to_piece(token, true, None));
+        let piece = take_utf8_prefix(&mut s.bytes);
+        if !piece.is_empty() {
+            s.clock.push(&piece, ms);
+            if s.job.events.send(StreamEvent::Piece(piece)).is_err() {
+                return Some("canceled".into());
+            }
+        }
+        let text = s.clock.text();
+        if s.job.settings.stop_sequences.iter().any(|stop| text.ends_with(stop.as_str())) {
+            return Some("stop".into());
+        }
+        if s.job.settings.stop_after_calls && s.clock.calls_finished() {
+            return Some("calls_done".into());
+        }
+        if s.generated as usize >= s.job.settings.max_new_tokens {
+            return Some("length".into());
+        }
+        s.next = Some(token);
+        None
+    }
+}
+
+/// The longest valid UTF-8 prefix of `bytes`, removed from it (a token may end inside a
+/// multi-byte character; the rest comes with the next token).
+fn take_utf8_prefix(bytes: &mut Vec<u8>) -> String {
+    let valid = match std::str::from_utf8(bytes) {
+        Ok(s) => s.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        // Invalid bytes that no continuation can repair: pass them on lossily.
+        Err(_) => bytes.len(),
+    };
+    let head: Vec<u8> = bytes.drain(..valid).collect();
+    String::from_utf8_lossy(&head).into_owned()
+}
+
+/// Greedy (`None`) picks the highest logit (the lowest id on ties, like llama.cpp's greedy
+/// sampler); a temperature samples from the softmax with the sequence's seeded generator.
+fn sample(logits: &[f32], temperature: Option<f64>, rng: &mut rand_chacha::ChaCha8Rng) -> usize {
+    let argmax = || {
+        let mut best = 0;
+        for (i, &l) in logits.iter().enumerate() {
+            if l > logits[best] {
+                best = i;
+            }
+        }
+        best
+    };
+    match temperature {
+        None => argmax(),
+        Some(t) if t <= 0.0 => argmax(),
+        Some(t) => {
+            let max = logits[argmax()];
+            let weights: Vec<f64> = logits.iter().map(|&l| (((l - max) as f64) / t).exp()).collect();
+            let total: f64 = weights.iter().sum();
+            let mut r = rng.random::<f64>() * total;
+            for (i, w) in weights.iter().enumerate() {
+                r -= w;
+                if r <= 0.0 {
+                    return i;
+                }
+            }
+            logits.len() - 1
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_prefix_waits_for_the_rest_of_a_character() {
+        let mut b = "a€".as_bytes()[..2].to_vec(); // 'a' + first byte of '€'
+        assert_eq!(take_utf8_prefix(&mut b), "a");
+        assert_eq!(b.len(), 1);
+        b.extend(&"€".as_bytes()[1..]);
+        assert_eq!(take_utf8_prefix(&mut b), "€");
+        assert!(b.is_empty());
+    }
+
+    #[test]
+    fn greedy_takes_the_first_maximum_and_sampling_follows_the_seed() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        assert_eq!(sample(&[0.1, 3.0, 3.0, -1.0], None, &mut rng), 1);
+        let draw = |seed| {
+            let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+            (0..20).map(|_| sample(&[1.0, 1.0, 1.0, 1.0], Some(1.0), &mut r)).collect::<Vec<_>>()
+        };
+        assert_eq!(draw(7), draw(7));
+        assert_ne!(draw(7), draw(8));
+        // A very low temperature is greedy in effect.
+        assert_eq!(sample(&[0.0, 5.0, 1.0], Some(1e-3), &mut rng), 1);
+    }
+}
