@@ -8,7 +8,7 @@ use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
-use crate::engine::EngineKind;
+use crate::engine::{Engine, EngineKind};
 use crate::serve::protocol::DEFAULT_MAX_LINE;
 use crate::serve::{LoadedModel, ServeConfig, serve};
 
@@ -42,8 +42,27 @@ pub struct ServeArgs {
     pub engine: EngineArgs,
 }
 
+/// `mock:echo[:DELAY_MS]`: the model-free echo engine, for testing clients and the protocol.
+fn mock(source: &str) -> Option<Result<LoadedModel, Error>> {
+    let rest = source.strip_prefix("mock:echo")?;
+    let delay = match rest.strip_prefix(':') {
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(ms) => ms,
+            Err(_) => return Some(Err(Error::Usage(format!("model source `{source}`: expected mock:echo[:DELAY_MS]")))),
+        },
+        None if rest.is_empty() => 0,
+        None => return Some(Err(Error::Usage(format!("model source `{source}`: expected mock:echo[:DELAY_MS]")))),
+    };
+    let engine = crate::engine::mock::EchoEngine { delay: Duration::from_millis(delay), chunk: 8 };
+    let description = serde_json::json!({"source": source, "engine": engine.info()});
+    Some(Ok(LoadedModel { engine: Arc::new(engine), description }))
+}
+
 /// Loads one model the way eval does, and describes it for `models`.
 fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: Option<&str>, offline: bool) -> Result<LoadedModel, Error> {
+    if let Some(m) = mock(source) {
+        return m;
+    }
     let mut e = engine_args.clone();
     if let Some(name) = engine {
         e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true).map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;

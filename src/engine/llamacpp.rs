@@ -120,13 +120,21 @@ impl LlamaEngine {
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(load_err(gguf, "the llama.cpp thread died while loading")),
         };
-        let gpu = backend_feature() == "cuda" || backend_feature() == "metal";
+        // The device is what llama.cpp found at run time (a dynamically linked llama.cpp may
+        // bring its own GPU backend), e.g. `CUDA0 (NVIDIA H200)`.
+        let gpu = llama_cpp_2::list_llama_ggml_backend_devices()
+            .into_iter()
+            .find(|d| matches!(d.device_type, llama_cpp_2::LlamaBackendDeviceType::Gpu | llama_cpp_2::LlamaBackendDeviceType::IntegratedGpu))
+            .map(|d| format!("{} ({})", d.name, d.description));
         let info = EngineInfo {
             engine: "llamacpp".into(),
             engine_version: LLAMA_CPP_2_VERSION.into(),
             dtype: "gguf".into(),
             quantization: gguf_file_type(gguf),
-            device: if gpu && opts.gpu_layers > 0 { backend_feature().into() } else { "cpu".into() },
+            device: match gpu {
+                Some(g) if opts.gpu_layers > 0 => g,
+                _ => "cpu".into(),
+            },
             backend_feature: backend_feature().into(),
             threads: Some(opts.threads.unwrap_or_else(default_threads)),
             max_sequences: opts.max_sequences,

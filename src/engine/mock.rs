@@ -51,3 +51,48 @@ impl Engine for MockEngine {
         Ok(String::from_utf8_lossy(&ids.iter().map(|&i| i as u8).collect::<Vec<u8>>()).into_owned())
     }
 }
+
+/// Streams its prompt back in pieces, `delay` apart: a model-free engine for exercising the
+/// serving protocol (streaming order, cancel, disconnects, shutdown). `fgbench serve`
+/// offers it as the model source `mock:echo[:DELAY_MS]`.
+pub struct EchoEngine {
+    pub delay: std::time::Duration,
+    pub chunk: usize,
+}
+
+impl Engine for EchoEngine {
+    fn info(&self) -> EngineInfo {
+        EngineInfo { engine: "mock-echo".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: usize::MAX, ..Default::default() }
+    }
+
+    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
+        self.generate_streaming(prompt, settings, &mut |_| true)
+    }
+
+    fn generate_streaming(&self, prompt: &str, _settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
+        let start = std::time::Instant::now();
+        let chars: Vec<char> = prompt.chars().collect();
+        let mut ttft = None;
+        for piece in chars.chunks(self.chunk.max(1)) {
+            std::thread::sleep(self.delay);
+            ttft.get_or_insert(start.elapsed().as_secs_f64() * 1000.0);
+            if !on_piece(&piece.iter().collect::<String>()) {
+                return Err(EngineError::Canceled);
+            }
+        }
+        let n = chars.len().div_ceil(self.chunk.max(1)) as u64;
+        Ok(Completion {
+            text: prompt.to_string(),
+            finish_reason: "stop".into(),
+            timings: Timings { prompt_tokens: Some(chars.len() as u64), completion_tokens: Some(n), ttft_ms: ttft, last_call_ms: None, total_ms: Some(start.elapsed().as_secs_f64() * 1000.0) },
+        })
+    }
+
+    fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
+        Ok(prompt.chars().map(u32::from).collect())
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
+        Ok(ids.iter().filter_map(|&i| char::from_u32(i)).collect())
+    }
+}

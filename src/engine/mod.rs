@@ -144,7 +144,7 @@ impl EngineKind {
 
 /// The backend this binary was built for.
 pub fn backend_feature() -> &'static str {
-    if cfg!(feature = "cuda") {
+    if cfg!(any(feature = "cuda", feature = "cuda-dl")) {
         "cuda"
     } else if cfg!(feature = "metal") {
         "metal"

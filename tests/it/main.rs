@@ -13,5 +13,6 @@ mod golden;
 #[cfg(feature = "llamacpp")]
 mod llamacpp;
 mod report;
+mod serve;
 mod support;
 mod train;
