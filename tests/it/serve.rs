@@ -332,3 +332,39 @@ fn live_answers_equal_batch_answers_and_models_compare_side_by_side() {
     assert_eq!(s.ask(json!({"type": "unload", "name": "b"}))["type"], "unload");
     assert_eq!(s.ask(json!({"id": 1, "type": "call", "model": "b", "case_id": "demo_simple_0"}))["code"], "unknown_model");
 }
+
+#[test]
+fn the_python_client_example_runs_against_a_live_server() {
+    let gguf = fixture().join("model.gguf");
+    let s = Server::start(&["--model", &format!("a={}", gguf.display()), "--model", "b=mock:echo", "--max-new-tokens", "8"]);
+    let o = Command::new("python3")
+        .arg(repo_file("clients/python/example.py"))
+        .args([s.socket.to_str().unwrap(), "a", "b", "demo_simple_0", "demo_irrelevance_0"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("server: fgbench"), "{out}");
+    assert!(out.contains("demo_simple_0 a: valid=False"), "{out}");
+    assert!(out.contains("typed error: unknown_model"), "{out}");
+    assert!(out.contains("finish: length"), "{out}");
+}
+
+#[test]
+fn the_haskell_client_builds_with_debian_ghc_and_runs_against_a_live_server() {
+    let gguf = fixture().join("model.gguf");
+    let s = Server::start(&["--model", &format!("a={}", gguf.display()), "--model", "b=mock:echo", "--max-new-tokens", "8"]);
+    let build = tempfile::tempdir().unwrap();
+    let o = Command::new("bash")
+        .arg(repo_file("clients/haskell/run.sh"))
+        .args([s.socket.to_str().unwrap(), "a", "b", "demo_simple_0"])
+        .env("FGBENCH_HS_BUILD", build.path())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(o.status.success(), "{out}{}", String::from_utf8_lossy(&o.stderr));
+    assert!(out.contains("server: String \"fgbench"), "{out}");
+    assert!(out.contains("demo_simple_0 a: valid=Bool False"), "{out}");
+    assert!(out.contains("typed error: unknown_model"), "{out}");
+    assert!(out.contains("finish: String \"length\""), "{out}");
+}
