@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# CPU engine benchmark on the demo model: eval cases/s, TTFT, prefill and decode tokens/s and
+# CPU benchmark of the mistral.rs engine on the demo model: eval cases/s, TTFT, prefill and decode tokens/s and
 # harness overhead for engine settings (dtype / in-situ quantization, threads, concurrency),
 # measured in one session so the numbers compare. With llama.cpp built by
 # scripts/llama-parity.sh, llama-bench runs on the same GGUF in the same session.
@@ -16,7 +16,7 @@ $FG models fetch-demo >/dev/null
 printf '%-28s %8s %8s %9s %10s %10s %9s\n' setting cases/s load_s ttft_p50 prefill/s decode/s overhead
 run() {
   local name=$1; shift
-  $FG eval --model demo --limit "$N" --max-new-tokens "$MAX" --out "$work/$name" "$@" >/dev/null 2>&1 || { echo "$name: failed"; return; }
+  $FG eval --engine mistralrs --model demo --limit "$N" --max-new-tokens "$MAX" --out "$work/$name" "$@" >/dev/null 2>&1 || { echo "$name: failed"; return; }
   python3 - "$name" "$work/$name/summary.json" <<'PY'
 import json, sys
 t = json.load(open(sys.argv[2]))["timing"]

@@ -40,15 +40,21 @@ impl ModelArgs {
             EngineKind::Llamacpp => {
                 let mut base = resolve_as(&self.model, self.offline, ModelFormat::Gguf)?;
                 if let Some(a) = &self.adapter {
-                    if !a.is_file() {
-                        return Err(ModelError::Adapter {
-                            path: a.clone(),
-                            message: "llama.cpp applies LoRA adapters given as one GGUF file (llama.cpp's convert_lora_to_gguf.py makes one from a PEFT directory); --engine mistralrs merges PEFT directories".into(),
+                    // A GGUF LoRA file is applied as is; a PEFT directory is converted to one
+                    // (once, cached by its hash).
+                    let (converted, hash) = if a.is_dir() {
+                        let hash = crate::models::dir_hash(a)?;
+                        let out = crate::models::models_cache().join(format!("lora-{}.gguf", &hash[..16]));
+                        if !out.is_file() {
+                            crate::models::gguf_export::export_lora_gguf(a, &out)?;
                         }
-                        .into());
-                    }
-                    let hash = crate::fsutil::sha256_file(a).map_err(|source| ModelError::Io { path: a.clone(), source })?;
-                    base.adapter = Some(crate::models::AdapterInfo { path: a.clone(), content_hash: hash, base_hash: base.content_hash.clone() });
+                        (Some(out), hash)
+                    } else if a.is_file() {
+                        (None, crate::fsutil::sha256_file(a).map_err(|source| ModelError::Io { path: a.clone(), source })?)
+                    } else {
+                        return Err(ModelError::Adapter { path: a.clone(), message: "no such file or directory".into() }.into());
+                    };
+                    base.adapter = Some(crate::models::AdapterInfo { path: a.clone(), content_hash: hash, base_hash: base.content_hash.clone(), gguf: converted });
                 }
                 Ok(base)
             }
@@ -97,6 +103,10 @@ pub struct EngineArgs {
     /// `<end_function_call>` cannot start another one); saves decode time, ends the turn early.
     #[arg(long)]
     pub stop_after_calls: bool,
+    /// Generate exactly --max-new-tokens, ignoring eos and stop sequences (for speed runs on
+    /// random-weight models; llama.cpp only).
+    #[arg(long)]
+    pub ignore_eos: bool,
 }
 
 impl EngineArgs {
@@ -106,6 +116,7 @@ impl EngineArgs {
             temperature: self.temperature,
             seed: self.seed,
             stop_after_calls: self.stop_after_calls,
+            ignore_eos: self.ignore_eos,
             ..GenerationSettings::default()
         }
     }
@@ -129,7 +140,7 @@ impl EngineArgs {
             ctx_per_seq: self.ctx_per_seq,
             threads: self.threads,
             gpu_layers: self.gpu_layers,
-            lora: model.adapter.as_ref().map(|a| a.path.clone()),
+            lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
             ..LlamaOptions::default()
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))

@@ -20,7 +20,8 @@ pub struct ParityArgs {
     #[arg(long)]
     pub limit: Option<usize>,
     /// Variants to run, the first being the reference: `base` (the engine flags as given),
-    /// `engine:mistralrs`, `engine:llamacpp`, `isq:q8_0`, `dtype:bf16`, `concurrency:4`, or
+    /// `engine:mistralrs`, `engine:llamacpp`, `isq:q8_0`, `dtype:bf16`, `concurrency:4`,
+    /// `gpu-layers:0` (llama.cpp on the CPU), or
     /// several joined by `+` (`engine:llamacpp+concurrency:8`). Repeat the flag.
     #[arg(long = "variant", required = true, num_args = 1)]
     pub variants: Vec<String>,
@@ -39,7 +40,7 @@ pub struct ParityArgs {
 /// A variant's engine flags and concurrency.
 fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> {
     let mut e = base.clone();
-    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, isq:TYPE, dtype:TYPE or concurrency:N (joined by +)"));
+    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, isq:TYPE, dtype:TYPE, concurrency:N or gpu-layers:N (joined by +)"));
     let mut concurrency = 1;
     for part in spec.split('+') {
         if part == "base" {
@@ -51,6 +52,7 @@ fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> 
             "isq" => e.isq = Some(<Isq as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
             "dtype" => e.dtype = Some(<crate::engine::mistral::Dtype as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
             "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
+            "gpu-layers" => e.gpu_layers = v.parse().map_err(|_| bad())?,
             _ => return Err(bad()),
         }
     }

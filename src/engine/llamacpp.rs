@@ -500,7 +500,8 @@ impl Batcher<'_> {
         s.ttft_ms.get_or_insert(ms);
         s.generated += 1;
         let vocab = self.model.vocab();
-        if vocab.is_eog(token) {
+        let ignore_eos = s.job.settings.ignore_eos;
+        if vocab.is_eog(token) && !ignore_eos {
             // Keep the eos text out of the answer, as the stop-suffix rule does for mistral.rs.
             return Some("eos".into());
         }
@@ -513,7 +514,7 @@ impl Batcher<'_> {
             }
         }
         let text = s.clock.text();
-        if s.job.settings.stop_sequences.iter().any(|stop| text.ends_with(stop.as_str())) {
+        if !ignore_eos && s.job.settings.stop_sequences.iter().any(|stop| text.ends_with(stop.as_str())) {
             return Some("stop".into());
         }
         if s.job.settings.stop_after_calls && s.clock.calls_finished() {

@@ -177,6 +177,9 @@ impl MistralEngine {
     }
 
     fn sampling(settings: &GenerationSettings) -> Result<SamplingParams, EngineError> {
+        if settings.ignore_eos {
+            return Err(EngineError::Unsupported("--ignore-eos: mistral.rs 0.8.1 always stops at eos; use --engine llamacpp".into()));
+        }
         let mut p = match settings.temperature {
             None => SamplingParams::deterministic(),
             Some(t) => {

@@ -26,6 +26,10 @@ pub struct GenerationSettings {
     /// become another call (saves the decode steps of whatever the model writes next).
     #[serde(default)]
     pub stop_after_calls: bool,
+    /// Generate exactly `max_new_tokens`, ignoring eos and stop sequences (speed
+    /// measurements on random-weight models, which stop anywhere). llama.cpp engine only.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_eos: bool,
 }
 
 impl Default for GenerationSettings {
@@ -36,6 +40,7 @@ impl Default for GenerationSettings {
             seed: None,
             stop_sequences: STOP_SEQUENCES.iter().map(|s| s.to_string()).collect(),
             stop_after_calls: false,
+            ignore_eos: false,
         }
     }
 }

@@ -250,18 +250,7 @@ pub fn export_gguf(dir: &Path, out: &Path, ty: GgufType, vocabulary: Option<Voca
             }
         }
     }
-    let tmp = out.with_extension("gguf.partial");
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| bad(parent, e))?;
-    }
-    {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| bad(&tmp, e))?);
-        let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        candle_core::quantized::gguf_file::write(&mut w, &md_refs, &t_refs).map_err(|e| bad(&tmp, e))?;
-        std::io::Write::flush(&mut w).map_err(|e| bad(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| bad(out, e))?;
+    write_atomically(out, &md, &qtensors)?;
     Ok(Exported { path: out.to_path_buf(), tensors: qtensors.len(), vocab: pieces.len() })
 }
 
@@ -277,4 +266,46 @@ mod tests {
         }
         assert_eq!(gguf_name("model.layers.0.self_attn.rotary.weight"), None);
     }
+}
+
+/// A PEFT LoRA adapter directory -> a llama.cpp LoRA GGUF (`general.type = adapter`): each
+/// pair as `blk.N.<tensor>.weight.lora_a` / `.lora_b`, and `adapter.lora.alpha` chosen so that
+/// llama.cpp's alpha / r equals PEFT's scale (alpha / r, or alpha / sqrt(r) with rsLoRA).
+pub fn export_lora_gguf(adapter: &Path, out: &Path) -> Result<Exported, ModelError> {
+    let cfg = super::lora::read_config(adapter)?;
+    let pairs = super::lora::lora_pairs(adapter)?;
+    let mut qtensors: Vec<(String, QTensor)> = Vec::new();
+    let mut rank = None;
+    for (target, a, b) in &pairs {
+        let g = gguf_name(target).ok_or_else(|| ModelError::Adapter { path: adapter.to_path_buf(), message: format!("targets `{target}`, which llama.cpp's gemma3 has no tensor for") })?;
+        let q = |t: &Tensor| t.to_dtype(DType::F32).and_then(|t| QTensor::quantize(&t, GgmlDType::F32)).map_err(|e| bad(adapter, format!("{target}: {e}")));
+        rank = Some(a.dims()[0]);
+        qtensors.push((format!("{g}.lora_a"), q(a)?));
+        qtensors.push((format!("{g}.lora_b"), q(b)?));
+    }
+    let r = rank.unwrap_or(1) as f64;
+    let alpha = super::lora::scale(&cfg) * r;
+    let md: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::String("gemma3".into())),
+        ("general.type".into(), Value::String("adapter".into())),
+        ("adapter.type".into(), Value::String("lora".into())),
+        ("adapter.lora.alpha".into(), Value::F32(alpha as f32)),
+    ];
+    write_atomically(out, &md, &qtensors)?;
+    Ok(Exported { path: out.to_path_buf(), tensors: qtensors.len(), vocab: 0 })
+}
+
+fn write_atomically(out: &Path, md: &[(String, Value)], qtensors: &[(String, QTensor)]) -> Result<(), ModelError> {
+    let tmp = out.with_extension("gguf.partial");
+    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| bad(parent, e))?;
+    }
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| bad(&tmp, e))?);
+        let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+        candle_core::quantized::gguf_file::write(&mut w, &md_refs, &t_refs).map_err(|e| bad(&tmp, e))?;
+        std::io::Write::flush(&mut w).map_err(|e| bad(&tmp, e))?;
+    }
+    std::fs::rename(&tmp, out).map_err(|e| bad(out, e))
 }

@@ -15,29 +15,61 @@ fn bad(path: &Path, m: impl ToString) -> ModelError {
 }
 
 #[derive(serde::Deserialize)]
-struct AdapterConfig {
-    r: f64,
-    lora_alpha: f64,
+pub(crate) struct AdapterConfig {
+    pub r: f64,
+    pub lora_alpha: f64,
     #[serde(default)]
-    use_rslora: bool,
+    pub use_rslora: bool,
     #[serde(default)]
     base_model_name_or_path: Option<String>,
     #[serde(default)]
     peft_type: Option<String>,
 }
 
-/// Returns the base model with the adapter merged in (made once, then cached).
-pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedModel, ModelError> {
+/// A PEFT adapter directory's config, checked to be a LoRA with its weights present.
+pub(crate) fn read_config(adapter: &Path) -> Result<AdapterConfig, ModelError> {
     let cfg_path = adapter.join("adapter_config.json");
     let text = std::fs::read_to_string(&cfg_path).map_err(|e| bad(adapter, format!("adapter_config.json: {e}")))?;
     let cfg: AdapterConfig = serde_json::from_str(&text).map_err(|e| bad(&cfg_path, e))?;
     if cfg.peft_type.as_deref().is_some_and(|t| t != "LORA") {
         return Err(bad(adapter, format!("peft_type `{}` is not LORA", cfg.peft_type.unwrap_or_default())));
     }
-    let weights = adapter.join("adapter_model.safetensors");
-    if !weights.is_file() {
+    if !adapter.join("adapter_model.safetensors").is_file() {
         return Err(bad(adapter, "missing adapter_model.safetensors"));
     }
+    Ok(cfg)
+}
+
+/// The adapter's (A, B) pairs by the Hugging Face name of the weight they modify.
+pub(crate) fn lora_pairs(adapter: &Path) -> Result<Vec<(String, Tensor, Tensor)>, ModelError> {
+    let path = adapter.join("adapter_model.safetensors");
+    let lora = candle_core::safetensors::load(&path, &Device::Cpu).map_err(|e| bad(&path, e))?;
+    let mut pairs: HashMap<String, (Option<Tensor>, Option<Tensor>)> = HashMap::new();
+    for (k, t) in lora {
+        let Some((target, is_a)) = target_of(&k) else { continue };
+        let e = pairs.entry(target).or_default();
+        if is_a { e.0 = Some(t) } else { e.1 = Some(t) }
+    }
+    if pairs.is_empty() {
+        return Err(bad(adapter, "no lora_A/lora_B tensors in adapter_model.safetensors"));
+    }
+    let mut out = Vec::new();
+    for (target, (a, b)) in pairs {
+        let (Some(a), Some(b)) = (a, b) else { return Err(bad(adapter, format!("{target}: lora_A or lora_B missing"))) };
+        out.push((target, a, b));
+    }
+    out.sort_by(|x, y| x.0.cmp(&y.0));
+    Ok(out)
+}
+
+/// The factor PEFT applies to B A.
+pub(crate) fn scale(cfg: &AdapterConfig) -> f64 {
+    if cfg.use_rslora { cfg.lora_alpha / cfg.r.sqrt() } else { cfg.lora_alpha / cfg.r }
+}
+
+/// Returns the base model with the adapter merged in (made once, then cached).
+pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedModel, ModelError> {
+    let cfg = read_config(adapter)?;
     let adapter_hash = dir_hash(adapter)?;
     let out = models_cache().join(format!("merged-{}-{}", &base.content_hash[..12], &adapter_hash[..12]));
     if !out.join("model.safetensors").is_file() {
@@ -49,7 +81,7 @@ pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedMode
         source: base.source.clone(),
         path: out,
         content_hash,
-        adapter: Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: adapter_hash, base_hash: base.content_hash }),
+        adapter: Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: adapter_hash, base_hash: base.content_hash, gguf: None }),
     })
 }
 
@@ -71,17 +103,8 @@ fn target_of(key: &str) -> Option<(String, bool)> {
 fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Result<(), ModelError> {
     let dev = Device::Cpu;
     let load = |p: &Path| candle_core::safetensors::load(p, &dev).map_err(|e| bad(p, e));
-    let lora = load(&adapter.join("adapter_model.safetensors"))?;
-    let mut pairs: HashMap<String, (Option<Tensor>, Option<Tensor>)> = HashMap::new();
-    for (k, t) in lora {
-        let Some((target, is_a)) = target_of(&k) else { continue };
-        let e = pairs.entry(target).or_default();
-        if is_a { e.0 = Some(t) } else { e.1 = Some(t) }
-    }
-    if pairs.is_empty() {
-        return Err(bad(adapter, "no lora_A/lora_B tensors in adapter_model.safetensors"));
-    }
-    let scale = if cfg.use_rslora { cfg.lora_alpha / cfg.r.sqrt() } else { cfg.lora_alpha / cfg.r };
+    let pairs = lora_pairs(adapter)?;
+    let scale = scale(cfg);
     let mut shards: Vec<PathBuf> = std::fs::read_dir(base_dir)
         .map_err(|e| bad(base_dir, e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -92,8 +115,7 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
     for shard in &shards {
         merged.extend(load(shard)?);
     }
-    for (target, (a, b)) in pairs {
-        let (Some(a), Some(b)) = (a, b) else { return Err(bad(adapter, format!("{target}: lora_A or lora_B missing"))) };
+    for (target, a, b) in pairs {
         let Some(w) = merged.get(&target) else {
             return Err(bad(adapter, format!("targets `{target}`, which the base model does not have: an adapter for another base?")));
         };

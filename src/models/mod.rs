@@ -65,6 +65,9 @@ pub struct AdapterInfo {
     pub path: PathBuf,
     pub content_hash: String,
     pub base_hash: String,
+    /// The GGUF LoRA llama.cpp applies, when converted from a PEFT directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gguf: Option<PathBuf>,
 }
 
 /// Where the models fgbench makes (imports, merges, the demo) are kept.

@@ -199,7 +199,7 @@ fn hub_models_resolve_from_the_cache_offline() {
 }
 
 /// A PEFT-style adapter for the fixture: rank-2 LoRA on layer 0's q_proj and v_proj.
-fn adapter(dir: &Path, q_rows: usize) {
+pub fn adapter(dir: &Path, q_rows: usize) {
     use candle_core::{Device, Tensor};
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join("adapter_config.json"),

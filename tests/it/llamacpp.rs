@@ -150,10 +150,10 @@ fn llama_engine_errors_name_what_is_wrong() {
     let o = eval("llamacpp", hf.to_str().unwrap(), &dir.path().join("a"), &["--limit", "1"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("fgbench models export-gguf"), "{}", stderr(&o));
-    // A PEFT adapter directory is a mistral.rs thing.
+    // A directory that is not a PEFT adapter.
     let o = eval("llamacpp", &gguf(), &dir.path().join("b"), &["--limit", "1", "--adapter", hf.to_str().unwrap()]);
-    assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("GGUF file"), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("adapter_config.json"), "{}", stderr(&o));
     // mistral.rs-only settings are refused rather than ignored.
     let o = eval("llamacpp", &gguf(), &dir.path().join("c"), &["--limit", "1", "--isq", "q8_0"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
@@ -180,4 +180,42 @@ fn mixed_engine_runs_are_not_compared() {
     let o = fgbench(&["compare", m.to_str().unwrap(), l.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("engine"), "{}", stderr(&o));
+}
+
+#[test]
+fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = tmp.path().join("adapter");
+    crate::engine::adapter(&good, 64);
+    let run = |adapter: &Path, out: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+            .args(["eval", "--engine", "llamacpp", "--model", &gguf(), "--adapter", adapter.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
+                "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "6"])
+            .env("FGBENCH_CACHE", tmp.path().join("cache"))
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("run");
+    let o = run(&good, &out);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    let a = &m["model"]["adapter"];
+    assert_eq!(a["path"], good.to_str().unwrap());
+    assert_eq!(a["content_hash"].as_str().unwrap().len(), 64);
+    let lora = std::path::PathBuf::from(a["gguf"].as_str().unwrap());
+    // The GGUF LoRA: llama.cpp's names, and alpha such that alpha / r is PEFT's scale (4 / 2).
+    let mut f = std::fs::File::open(&lora).unwrap();
+    let c = candle_core::quantized::gguf_file::Content::read(&mut f).unwrap();
+    assert_eq!(c.metadata["general.type"].to_string().unwrap(), "adapter");
+    assert_eq!(c.metadata["adapter.lora.alpha"].to_f32().unwrap(), 4.0);
+    let mut names: Vec<&String> = c.tensor_infos.keys().collect();
+    names.sort();
+    assert_eq!(names, ["blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b", "blk.0.attn_v.weight.lora_a", "blk.0.attn_v.weight.lora_b"]);
+    assert_eq!(c.tensor_infos["blk.0.attn_q.weight.lora_b"].shape.dims(), [64, 2]);
+    // An adapter for another shape is refused by llama.cpp, naming the file.
+    let wrong = tmp.path().join("wrong");
+    crate::engine::adapter(&wrong, 128);
+    let o = run(&wrong, &tmp.path().join("run2"));
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("not a llama.cpp LoRA adapter for this model"), "{}", stderr(&o));
 }
