@@ -51,7 +51,8 @@
           src = pkgs.lib.cleanSource ./.;
           cargoLock.lockFile = ./Cargo.lock;
           buildFeatures = features;
-          nativeBuildInputs = [ pkgs.pkg-config ];
+          # cmake builds llama.cpp (llama-cpp-2); bindgen needs libclang.
+          nativeBuildInputs = [ pkgs.pkg-config pkgs.cmake pkgs.rustPlatform.bindgenHook ];
           buildInputs = [ pkgs.openssl ] ++ pkgs.lib.optionals (features != [ ]) (platformInputs pkgs);
           # candle compiles its CUDA kernels for this compute capability (90: H100/H200;
           # 89: RTX 40xx; 86: RTX 30xx). Override with CUDA_COMPUTE_CAP in the environment.
@@ -118,10 +119,13 @@
               pkgs.pkg-config
               pkgs.openssl
               pkgs.cmake
+              pkgs.llvmPackages.libclang
             ]
             ++ platformInputs pkgs;
 
             MISTRALRS_FEATURES = featureFor pkgs;
+            # bindgen (llama-cpp-sys-2) finds libclang here.
+            LIBCLANG_PATH = "${pkgs.llvmPackages.libclang.lib}/lib";
             RUST_SRC_PATH = "${pkgs.rustPlatform.rustLibSrc}";
 
             shellHook = ''

@@ -42,5 +42,5 @@ PY
 for c in 1 4 8; do run "llamacpp-c$c" --engine llamacpp --concurrency $c; done
 for c in 1 4; do run "mistralrs-c$c" --engine mistralrs --concurrency $c; done
 echo "== mistral.rs batching: 4 prompts of the same length vs 4 demo prompts of different lengths"
-$FG bench --engine mistralrs --model demo --prompt-tokens 256,256,256,256 --max-new-tokens 32 --concurrency 1,4 --warmup 0 2>/dev/null | tail -4
-$FG bench --engine mistralrs --model demo --limit 4 --max-new-tokens 32 --concurrency 1,4 --warmup 0 2>/dev/null | tail -4
+$FG bench --engine mistralrs --model demo --prompt-tokens 256,256,256,256 --max-new-tokens 32 --concurrency 1,4 --warmup 0 --prefix-cache 0 2>/dev/null | tail -4
+$FG bench --engine mistralrs --model demo --limit 4 --max-new-tokens 32 --concurrency 1,4 --warmup 0 --prefix-cache 0 2>/dev/null | tail -4

@@ -72,8 +72,9 @@ if [[ $step == measure || $step == all ]]; then
   for c in 1 32; do
     log "fgbench eval, mistral.rs, concurrency $c"
     $T "$FG" eval --engine mistralrs --dtype bf16 --model rand-f16 --dataset bfcl-sample.jsonl --limit $((c == 1 ? 16 : 64)) --max-new-tokens 64 \
-      --concurrency $c --out "$OUT/eval-mistralrs-c$c" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
-    echo "exit status $?" >>"$OUT/eval.txt"
+      --concurrency $c --out "$OUT/eval-mistralrs-c$c" >"$OUT/eval-mistralrs-c$c.log" 2>&1
+    echo "mistral.rs concurrency $c: exit status $?" | tee -a "$OUT/eval.txt"
+    grep -E "^run:" "$OUT/eval-mistralrs-c$c.log" | tee -a "$OUT/eval.txt"
   done
   log "parity: GPU f32 vs CPU f32 (llama.cpp), and mistral.rs f32 on the GPU"
   $T "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit 16 --max-new-tokens 32 \

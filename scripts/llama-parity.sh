@@ -44,7 +44,7 @@ for id in $ids; do
   out=$("$BIN" -m "$GGUF" -p "$prompt" --no-escape -n "$MAX" --temp 0 -no-cnv --no-display-prompt -sp -t 2 2>/dev/null || true)
   python3 -c 'import sys,json; print(json.dumps({"id": sys.argv[1], "output": sys.argv[2]}))' "$id" "$out" >>"$work/llama.jsonl"
 done
-$FG eval --model demo --dataset datasets/demo.jsonl --limit "$N" --max-new-tokens "$MAX" --out "$work/fgbench" >/dev/null
+$FG eval --engine "${ENGINE:-mistralrs}" --model demo --dataset datasets/demo.jsonl --limit "$N" --max-new-tokens "$MAX" --out "$work/fgbench" >/dev/null
 python3 - "$work/llama.jsonl" "$work/fgbench/predictions.jsonl" <<'PY'
 import json, sys
 stops = ["<end_of_turn>", "<start_function_response>", "<eos>"]

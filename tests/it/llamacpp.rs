@@ -219,3 +219,36 @@ fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("not a llama.cpp LoRA adapter for this model"), "{}", stderr(&o));
 }
+
+#[test]
+fn a_merged_checkpoint_exported_to_gguf_runs_on_llama_cpp() {
+    // mistral.rs merges the PEFT adapter into a checkpoint; export-gguf makes it llama.cpp's.
+    let tmp = tempfile::tempdir().unwrap();
+    let adapter = tmp.path().join("adapter");
+    crate::engine::adapter(&adapter, 64);
+    let cache = tmp.path().join("cache");
+    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).env("FGBENCH_CACHE", &cache).output().unwrap();
+    let ds = repo_file("datasets/demo.jsonl");
+    let m = tmp.path().join("m");
+    let o = run(&["eval", "--engine", "mistralrs", "--model", fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(), "--dataset", &ds,
+        "--out", m.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
+    let merged = manifest["model"]["path"].as_str().unwrap().to_string();
+    let gguf_out = tmp.path().join("merged.gguf");
+    let o = run(&["models", "export-gguf", &merged, "--out", gguf_out.to_str().unwrap(), "--type", "f32"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let l = tmp.path().join("l");
+    let o = run(&["eval", "--engine", "llamacpp", "--model", gguf_out.to_str().unwrap(), "--dataset", &ds, "--out", l.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let lm: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(l.join("manifest.json")).unwrap()).unwrap();
+    let base_hash: serde_json::Value = serde_json::from_str(&std::fs::read_to_string({
+        let b = tmp.path().join("b");
+        assert!(run(&["eval", "--engine", "llamacpp", "--model", &gguf(), "--dataset", &ds, "--out", b.to_str().unwrap(), "--limit", "1", "--max-new-tokens", "1"]).status.success());
+        b.join("manifest.json")
+    }).unwrap()).unwrap();
+    assert_ne!(lm["model"]["content_hash"], base_hash["model"]["content_hash"], "the merged GGUF is not the base");
+    for (p, q) in lines(&m.join("predictions.jsonl")).iter().zip(lines(&l.join("predictions.jsonl"))) {
+        assert_eq!(p["prompt_tokens"], q["prompt_tokens"]);
+    }
+}
