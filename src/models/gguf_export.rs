@@ -19,6 +19,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::ModelError;
 use super::fixture::Shape;
+use super::gguf_import::{GLOBAL_TENSORS, LAYER_TENSORS};
 use super::tokenizer_build::{Piece, PieceType};
 
 fn bad(path: &Path, message: impl ToString) -> ModelError {
@@ -28,30 +29,12 @@ fn bad(path: &Path, message: impl ToString) -> ModelError {
 /// llama.cpp's gemma3 name of a Hugging Face tensor.
 pub fn gguf_name(hf: &str) -> Option<String> {
     let hf = hf.strip_prefix("language_model.").unwrap_or(hf);
-    match hf {
-        "model.embed_tokens.weight" => return Some("token_embd.weight".into()),
-        "model.norm.weight" => return Some("output_norm.weight".into()),
-        _ => {}
+    if let Some((g, _)) = GLOBAL_TENSORS.iter().find(|(_, h)| *h == hf) {
+        return Some(g.to_string());
     }
-    let rest = hf.strip_prefix("model.layers.")?;
-    let (layer, tail) = rest.split_once('.')?;
+    let (layer, tail) = hf.strip_prefix("model.layers.")?.split_once('.')?;
     let layer: usize = layer.parse().ok()?;
-    let g = match tail {
-        "self_attn.q_proj.weight" => "attn_q.weight",
-        "self_attn.k_proj.weight" => "attn_k.weight",
-        "self_attn.v_proj.weight" => "attn_v.weight",
-        "self_attn.o_proj.weight" => "attn_output.weight",
-        "self_attn.q_norm.weight" => "attn_q_norm.weight",
-        "self_attn.k_norm.weight" => "attn_k_norm.weight",
-        "input_layernorm.weight" => "attn_norm.weight",
-        "post_attention_layernorm.weight" => "post_attention_norm.weight",
-        "pre_feedforward_layernorm.weight" => "ffn_norm.weight",
-        "post_feedforward_layernorm.weight" => "post_ffw_norm.weight",
-        "mlp.gate_proj.weight" => "ffn_gate.weight",
-        "mlp.up_proj.weight" => "ffn_up.weight",
-        "mlp.down_proj.weight" => "ffn_down.weight",
-        _ => return None,
-    };
+    let (g, _) = LAYER_TENSORS.iter().find(|(_, h)| *h == tail)?;
     Some(format!("blk.{layer}.{g}"))
 }
 
@@ -221,12 +204,7 @@ pub fn export_gguf(dir: &Path, out: &Path, ty: GgufType, vocabulary: Option<Voca
 
     let mut qtensors: Vec<(String, QTensor)> = Vec::new();
     if !vocab_only {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| bad(dir, e))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-            .collect();
-        files.sort();
+        let files = super::safetensors_files(dir).map_err(|e| bad(dir, e))?;
         if files.is_empty() {
             return Err(bad(dir, "no *.safetensors weights"));
         }

@@ -20,35 +20,33 @@ fn bad(path: &Path, message: impl ToString) -> ModelError {
     ModelError::Gguf { path: path.to_path_buf(), message: message.to_string() }
 }
 
+/// llama.cpp's gemma3 tensor names and the Hugging Face names they stand for: whole names,
+/// then the per-layer tails (`blk.N.` / `model.layers.N.`). Import and export both use it.
+pub(crate) const GLOBAL_TENSORS: [(&str, &str); 2] = [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight")];
+pub(crate) const LAYER_TENSORS: [(&str, &str); 13] = [
+    ("attn_q.weight", "self_attn.q_proj.weight"),
+    ("attn_k.weight", "self_attn.k_proj.weight"),
+    ("attn_v.weight", "self_attn.v_proj.weight"),
+    ("attn_output.weight", "self_attn.o_proj.weight"),
+    ("attn_q_norm.weight", "self_attn.q_norm.weight"),
+    ("attn_k_norm.weight", "self_attn.k_norm.weight"),
+    ("attn_norm.weight", "input_layernorm.weight"),
+    ("post_attention_norm.weight", "post_attention_layernorm.weight"),
+    ("ffn_norm.weight", "pre_feedforward_layernorm.weight"),
+    ("post_ffw_norm.weight", "post_feedforward_layernorm.weight"),
+    ("ffn_gate.weight", "mlp.gate_proj.weight"),
+    ("ffn_up.weight", "mlp.up_proj.weight"),
+    ("ffn_down.weight", "mlp.down_proj.weight"),
+];
+
 /// The Hugging Face name of a GGUF tensor of the gemma3 architecture.
 pub(crate) fn hf_name(gguf: &str) -> Option<String> {
-    let direct = match gguf {
-        "token_embd.weight" => Some("model.embed_tokens.weight"),
-        "output_norm.weight" => Some("model.norm.weight"),
-        _ => None,
-    };
-    if let Some(d) = direct {
-        return Some(d.to_string());
+    if let Some((_, hf)) = GLOBAL_TENSORS.iter().find(|(g, _)| *g == gguf) {
+        return Some(hf.to_string());
     }
-    let rest = gguf.strip_prefix("blk.")?;
-    let (layer, tail) = rest.split_once('.')?;
+    let (layer, tail) = gguf.strip_prefix("blk.")?.split_once('.')?;
     let layer: usize = layer.parse().ok()?;
-    let hf = match tail {
-        "attn_q.weight" => "self_attn.q_proj.weight",
-        "attn_k.weight" => "self_attn.k_proj.weight",
-        "attn_v.weight" => "self_attn.v_proj.weight",
-        "attn_output.weight" => "self_attn.o_proj.weight",
-        "attn_q_norm.weight" => "self_attn.q_norm.weight",
-        "attn_k_norm.weight" => "self_attn.k_norm.weight",
-        "attn_norm.weight" => "input_layernorm.weight",
-        "post_attention_norm.weight" => "post_attention_layernorm.weight",
-        "ffn_norm.weight" => "pre_feedforward_layernorm.weight",
-        "post_ffw_norm.weight" => "post_feedforward_layernorm.weight",
-        "ffn_gate.weight" => "mlp.gate_proj.weight",
-        "ffn_up.weight" => "mlp.up_proj.weight",
-        "ffn_down.weight" => "mlp.down_proj.weight",
-        _ => return None,
-    };
+    let (_, hf) = LAYER_TENSORS.iter().find(|(g, _)| *g == tail)?;
     Some(format!("model.layers.{layer}.{hf}"))
 }
 

@@ -4,7 +4,7 @@
 //! it like a plain checkpoint and greedy outputs equal those of the merged checkpoint.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor};
 
@@ -105,12 +105,7 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
     let load = |p: &Path| candle_core::safetensors::load(p, &dev).map_err(|e| bad(p, e));
     let pairs = lora_pairs(adapter)?;
     let scale = scale(cfg);
-    let mut shards: Vec<PathBuf> = std::fs::read_dir(base_dir)
-        .map_err(|e| bad(base_dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "safetensors"))
-        .collect();
-    shards.sort();
+    let shards = super::safetensors_files(base_dir).map_err(|e| bad(base_dir, e))?;
     let mut merged: HashMap<String, Tensor> = HashMap::new();
     for shard in &shards {
         merged.extend(load(shard)?);

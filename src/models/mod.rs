@@ -70,6 +70,16 @@ pub struct AdapterInfo {
     pub gguf: Option<PathBuf>,
 }
 
+/// The `*.safetensors` files of a model directory, in name order (shards in sequence).
+pub fn safetensors_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "safetensors"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
 /// Where the models fgbench makes (imports, merges, the demo) are kept.
 pub fn models_cache() -> PathBuf {
     cache_root().join("models")

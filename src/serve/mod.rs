@@ -29,7 +29,7 @@ use crate::codec::PromptStyle;
 use crate::dataset::{Case, CheckKind, Dataset};
 use crate::engine::{Completion, Engine, EngineError, GenerationSettings};
 use crate::score::{ScoreOptions, analyse_output, score_output};
-use protocol::{CaseInput, ErrorCode, Input, PROTOCOL, Request, Settings, classify, error_line};
+use protocol::{CaseInput, Envelope, ErrorCode, Input, PROTOCOL, Request, Settings, classify, error_line};
 
 /// A model the server holds.
 pub struct LoadedModel {
@@ -185,8 +185,8 @@ async fn connection(stream: UnixStream, shared: Arc<Shared>) {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Request>(line) {
-            Ok(req) => dispatch(req, &shared, &tx, &pending, &gone).await,
+        match serde_json::from_str::<Envelope>(line) {
+            Ok(Envelope { id, request }) => dispatch(id, request, &shared, &tx, &pending, &gone).await,
             Err(_) => {
                 let (code, message, id) = classify(line);
                 let _ = tx.send(error_line(id.as_ref(), code, &message)).await;
@@ -202,16 +202,15 @@ fn id_key(id: Option<&Value>) -> Option<String> {
     id.map(|v| v.to_string())
 }
 
-async fn dispatch(req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, pending: &Pending, gone: &Arc<AtomicBool>) {
-    let id = req.id().cloned();
+async fn dispatch(id: Option<Value>, req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, pending: &Pending, gone: &Arc<AtomicBool>) {
     let reply = |v: Value| async {
         let _ = tx.send(v).await;
     };
-    if *shared.stopping.borrow() && !matches!(req, Request::Stats { .. } | Request::Models { .. }) {
+    if *shared.stopping.borrow() && !matches!(req, Request::Stats | Request::Models) {
         return reply(error_line(id.as_ref(), ErrorCode::ShuttingDown, "the server is shutting down")).await;
     }
     match req {
-        Request::Hello { protocol, .. } => {
+        Request::Hello { protocol } => {
             if protocol.split('/').next() != PROTOCOL.split('/').next() || protocol != PROTOCOL {
                 return reply(error_line(id.as_ref(), ErrorCode::UnsupportedProtocol, &format!("this server speaks {PROTOCOL}, not {protocol}"))).await;
             }
@@ -219,13 +218,13 @@ async fn dispatch(req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, 
                 "models": shared.models.read().expect("lock").keys().cloned().collect::<Vec<_>>()}))
             .await
         }
-        Request::Models { .. } => {
+        Request::Models => {
             let mut list: Vec<Value> = shared.models.read().expect("lock").iter().map(|(n, m)| json!({"name": n, "model": m.description})).collect();
             list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
             reply(json!({"id": id, "type": "models", "models": list})).await
         }
-        Request::Stats { .. } => reply(stats(shared, id.as_ref())).await,
-        Request::Cancel { target, .. } => {
+        Request::Stats => reply(stats(shared, id.as_ref())).await,
+        Request::Cancel { target } => {
             let key = target.to_string();
             let found = pending.lock().expect("lock").get(&key).cloned();
             match found {
@@ -236,11 +235,11 @@ async fn dispatch(req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, 
                 None => reply(error_line(id.as_ref(), ErrorCode::UnknownRequest, &format!("no request {key} in flight on this connection"))).await,
             }
         }
-        Request::Shutdown { .. } => {
+        Request::Shutdown => {
             reply(json!({"id": id, "type": "shutdown", "in_flight": shared.in_flight.load(Ordering::SeqCst)})).await;
             let _ = shared.stopping.send(true);
         }
-        Request::Unload { name, .. } => {
+        Request::Unload { name } => {
             let removed = shared.models.write().expect("lock").remove(&name);
             match removed {
                 // Requests already running keep their Arc; the engine is freed after them.
@@ -248,7 +247,7 @@ async fn dispatch(req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, 
                 None => reply(error_line(id.as_ref(), ErrorCode::UnknownModel, &format!("no model named `{name}`"))).await,
             }
         }
-        Request::Load { name, source, engine, adapter, .. } => {
+        Request::Load { name, source, engine, adapter } => {
             let shared = shared.clone();
             let tx = tx.clone();
             tokio::spawn(async move {
@@ -266,13 +265,13 @@ async fn dispatch(req: Request, shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, 
                 let _ = tx.send(v).await;
             });
         }
-        Request::Generate { model, input, settings, stream, .. } => {
+        Request::Generate { model, input, settings, stream } => {
             spawn_work(shared, tx, pending, gone, id, Work { models: vec![model], input, settings, stream, kind: WorkKind::Generate }).await
         }
-        Request::Call { model, input, settings, .. } => {
+        Request::Call { model, input, settings } => {
             spawn_work(shared, tx, pending, gone, id, Work { models: vec![model], input, settings, stream: false, kind: WorkKind::Call }).await
         }
-        Request::Compare { models, input, settings, .. } => {
+        Request::Compare { models, input, settings } => {
             if models.len() < 2 {
                 return reply(error_line(id.as_ref(), ErrorCode::BadRequest, "`compare` needs at least two models")).await;
             }

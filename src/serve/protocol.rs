@@ -14,22 +14,25 @@ pub const PROTOCOL: &str = "fgbench.serve/1";
 /// Longest request line accepted (bytes, without the newline).
 pub const DEFAULT_MAX_LINE: usize = 1 << 20;
 
-/// What a request asks for; `type` selects the variant.
+/// A request line: an optional `id` (any JSON value, echoed in every response) and the
+/// request itself, selected by `type`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Envelope {
+    #[serde(default)]
+    pub id: Option<serde_json::Value>,
+    #[serde(flatten)]
+    pub request: Request,
+}
+
+/// What a request asks for.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Request {
     Hello {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         protocol: String,
     },
-    Models {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
-    },
+    Models,
     Load {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         name: String,
         source: String,
         /// `llamacpp` or `mistralrs` (default: the server's --engine).
@@ -39,13 +42,9 @@ pub enum Request {
         adapter: Option<String>,
     },
     Unload {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         name: String,
     },
     Generate {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         model: String,
         #[serde(flatten)]
         input: Input,
@@ -55,8 +54,6 @@ pub enum Request {
         stream: bool,
     },
     Call {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         model: String,
         #[serde(flatten)]
         input: Input,
@@ -64,45 +61,18 @@ pub enum Request {
         settings: Settings,
     },
     Compare {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
         models: Vec<String>,
         #[serde(flatten)]
         input: Input,
         #[serde(default)]
         settings: Settings,
     },
-    Stats {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
-    },
+    Stats,
+    /// Cancels the request with id `target` (on this connection).
     Cancel {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
-        /// The id of the request to cancel (on this connection).
         target: serde_json::Value,
     },
-    Shutdown {
-        #[serde(default)]
-        id: Option<serde_json::Value>,
-    },
-}
-
-impl Request {
-    pub fn id(&self) -> Option<&serde_json::Value> {
-        match self {
-            Request::Hello { id, .. }
-            | Request::Models { id }
-            | Request::Load { id, .. }
-            | Request::Unload { id, .. }
-            | Request::Generate { id, .. }
-            | Request::Call { id, .. }
-            | Request::Compare { id, .. }
-            | Request::Stats { id }
-            | Request::Cancel { id, .. }
-            | Request::Shutdown { id } => id.as_ref(),
-        }
-    }
+    Shutdown,
 }
 
 /// What to run: a raw prompt, a case (tools + messages, rendered by the codec, answers
@@ -192,7 +162,7 @@ pub fn classify(line: &str) -> (ErrorCode, String, Option<serde_json::Value>) {
         None => (ErrorCode::BadRequest, "missing field `type`".into(), id),
         Some(t) if !known.contains(&t) => (ErrorCode::UnknownType, format!("unknown request type `{t}` (known: {})", known.join(", ")), id),
         Some(t) => {
-            let detail = serde_json::from_value::<Request>(value.clone()).err().map(|e| e.to_string()).unwrap_or_default();
+            let detail = serde_json::from_value::<Envelope>(value.clone()).err().map(|e| e.to_string()).unwrap_or_default();
             (ErrorCode::BadRequest, format!("`{t}` request: {detail}"), id)
         }
     }
@@ -209,9 +179,10 @@ mod tests {
 
     #[test]
     fn requests_parse_and_bad_lines_are_classified() {
-        let r: Request = serde_json::from_str(r#"{"id":7,"type":"generate","model":"a","prompt":"hi","stream":true,"settings":{"max_new_tokens":3}}"#).unwrap();
-        assert!(matches!(&r, Request::Generate { stream: true, input, settings, .. } if input.prompt.as_deref() == Some("hi") && settings.max_new_tokens == Some(3)));
-        assert_eq!(r.id(), Some(&serde_json::json!(7)));
+        let r: Envelope = serde_json::from_str(r#"{"id":7,"type":"generate","model":"a","prompt":"hi","stream":true,"settings":{"max_new_tokens":3}}"#).unwrap();
+        assert!(matches!(&r.request, Request::Generate { stream: true, input, settings, .. } if input.prompt.as_deref() == Some("hi") && settings.max_new_tokens == Some(3)));
+        assert_eq!(r.id, Some(serde_json::json!(7)));
+        assert!(matches!(serde_json::from_str::<Envelope>(r#"{"type":"stats"}"#).unwrap(), Envelope { id: None, request: Request::Stats }));
         assert_eq!(classify("{nope").0, ErrorCode::MalformedJson);
         assert_eq!(classify(r#"{"id":"x","type":"fly"}"#), (ErrorCode::UnknownType, classify(r#"{"type":"fly"}"#).1, Some(serde_json::json!("x"))));
         let (code, msg, _) = classify(r#"{"type":"generate","prompt":"x"}"#);
