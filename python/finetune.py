@@ -67,6 +67,8 @@ def main():
     ap.add_argument("--lr", type=float, default=2e-4)
     ap.add_argument("--rank", type=int, default=8)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--backend", choices=["auto", "peft", "unsloth"], default="auto",
+                    help="auto: unsloth when it is installed and a GPU is present, else PEFT")
     args = ap.parse_args()
 
     torch.manual_seed(args.seed)
@@ -75,16 +77,31 @@ def main():
     model_dir, out = Path(args.model), Path(args.out)
     tok = PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"))
     pad_id = tok.convert_tokens_to_ids("<pad>") or 0
-    base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
-    lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
-                      target_modules=["q_proj", "k_proj", "v_proj", "o_proj"], task_type="CAUSAL_LM")
-    model = get_peft_model(base, lora)
+    backend = args.backend
+    if backend == "auto":
+        try:
+            import unsloth  # noqa: F401  (only useful, and only importable, with a GPU)
+            backend = "unsloth" if device == "cuda" else "peft"
+        except Exception:
+            backend = "peft"
+    targets = ["q_proj", "k_proj", "v_proj", "o_proj"]
+    if backend == "unsloth":
+        # Unsloth's fused kernels; the adapter it writes is a plain PEFT adapter.
+        from unsloth import FastLanguageModel
+        base, _ = FastLanguageModel.from_pretrained(str(model_dir), dtype=torch.float32, load_in_4bit=False)
+        model = FastLanguageModel.get_peft_model(base, r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0,
+                                                 target_modules=targets, random_state=args.seed)
+    else:
+        base = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32).to(device)
+        lora = LoraConfig(r=args.rank, lora_alpha=2 * args.rank, lora_dropout=0.0, target_modules=targets, task_type="CAUSAL_LM")
+        model = get_peft_model(base, lora)
+    print(f"fine-tuning with {backend} on {device}", flush=True)
     model.print_trainable_parameters()
     inner = model.base_model.model  # Gemma3ForCausalLM with LoRA layers injected
     opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=args.lr)
 
     examples = [encode(tok, ex) for ex in load_examples(args.train)]
-    log = {"model": str(model_dir), "train": args.train, "examples": len(examples), "steps": [], "device": device,
+    log = {"model": str(model_dir), "train": args.train, "examples": len(examples), "steps": [], "device": device, "backend": backend,
            "rank": args.rank, "lr": args.lr, "batch": args.batch}
     start = time.time()
     model.train()

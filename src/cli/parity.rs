@@ -21,7 +21,8 @@ pub struct ParityArgs {
     pub limit: Option<usize>,
     /// Variants to run, the first being the reference: `base` (the engine flags as given),
     /// `engine:mistralrs`, `engine:llamacpp`, `isq:q8_0`, `dtype:bf16`, `concurrency:4`,
-    /// `gpu-layers:0` (llama.cpp on the CPU), or
+    /// `gpu-layers:0` (llama.cpp on the CPU), `model:SOURCE` (another file of the same model,
+    /// e.g. a Q8_0 GGUF against the f32 one), or
     /// several joined by `+` (`engine:llamacpp+concurrency:8`). Repeat the flag.
     #[arg(long = "variant", required = true, num_args = 1)]
     pub variants: Vec<String>,
@@ -37,11 +38,18 @@ pub struct ParityArgs {
     pub engine: EngineArgs,
 }
 
-/// A variant's engine flags and concurrency.
-fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> {
+/// A variant: engine flags, concurrency, and the model when it overrides --model.
+struct Variant {
+    engine: EngineArgs,
+    concurrency: usize,
+    model: Option<String>,
+}
+
+fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
     let mut e = base.clone();
-    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, isq:TYPE, dtype:TYPE, concurrency:N or gpu-layers:N (joined by +)"));
+    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, model:SOURCE, isq:TYPE, dtype:TYPE, concurrency:N or gpu-layers:N (joined by +)"));
     let mut concurrency = 1;
+    let mut model = None;
     for part in spec.split('+') {
         if part == "base" {
             continue;
@@ -53,17 +61,18 @@ fn variant(spec: &str, base: &EngineArgs) -> Result<(EngineArgs, usize), Error> 
             "dtype" => e.dtype = Some(<crate::engine::mistral::Dtype as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?),
             "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
             "gpu-layers" => e.gpu_layers = v.parse().map_err(|_| bad())?,
+            "model" => model = Some(v.to_string()),
             _ => return Err(bad()),
         }
     }
-    Ok((e, concurrency))
+    Ok(Variant { engine: e, concurrency, model })
 }
 
 pub fn run(a: ParityArgs) -> Result<i32, Error> {
     if a.variants.len() < 2 {
         return Err(Error::Usage("parity needs at least two --variant (the first is the reference)".into()));
     }
-    let specs: Vec<(EngineArgs, usize)> = a.variants.iter().map(|s| variant(s, &a.engine)).collect::<Result<_, _>>()?;
+    let specs: Vec<Variant> = a.variants.iter().map(|s| variant(s, &a.engine)).collect::<Result<_, _>>()?;
     let ds = Dataset::load(&a.dataset)?;
     let cases = super::eval::select_cases(&ds, &[], a.limit)?;
     let tmp = tempfile_dir()?;
@@ -71,8 +80,12 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
     let mut results = Vec::new();
     // The reference engine stays loaded: its tokenizer locates the first diverging token.
     let mut reference: Option<Box<dyn crate::engine::Engine>> = None;
-    for (spec, (engine_args, concurrency)) in a.variants.iter().zip(&specs) {
-        let model = a.model.resolve(engine_args.engine)?;
+    for (spec, Variant { engine: engine_args, concurrency, model }) in a.variants.iter().zip(&specs) {
+        let mut model_args = a.model.clone();
+        if let Some(m) = model {
+            model_args.model = m.clone();
+        }
+        let model = model_args.resolve(engine_args.engine)?;
         let engine = engine_args.load(&model)?;
         let out = root.join(spec.replace(':', "_"));
         let _ = std::fs::remove_dir_all(&out);
