@@ -58,18 +58,19 @@ if [[ $step == measure || $step == all ]]; then
   log "llama-batched-bench"
   $T build/bin/llama-batched-bench -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 -npp 384 -ntg 64 -npl 1,8,32 2>&1 | grep -E "^\|" | tee "$OUT/llama-batched-bench.txt"
   log "fgbench bench, llama.cpp engine"
-  $T "$FG" bench --engine llamacpp --model $M --prompt-tokens 384 --max-new-tokens 64 --ignore-eos --concurrency 1,8,32 \
+  $T "$FG" bench --engine llamacpp --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos --concurrency 1,8,32 \
     --repetitions 64 --warmup 4 --out "$OUT/bench-llamacpp" 2>&1 | tail -6 | tee "$OUT/bench-llamacpp.txt"
   for c in 1 8 32; do
     n=$((c == 1 ? 48 : 320))
     log "fgbench eval, llama.cpp, concurrency $c, $n BFCL cases"
     $T "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit $n --max-new-tokens 64 --ignore-eos \
-      --concurrency $c --out "$OUT/eval-llamacpp-c$c" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
+      --concurrency $c --ctx-per-seq 8192 --out "$OUT/eval-llamacpp-c$c" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
   done
   log "fgbench bench, mistral.rs (bf16)"
-  $T "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 --prompt-tokens 384 --max-new-tokens 64 --concurrency 1 \
+  $T "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --concurrency 1 \
     --repetitions 4 --warmup 1 2>&1 | tail -4 | tee "$OUT/bench-mistralrs.txt"
-  for c in 1 32; do
+  # QUICK=1 (a rerun on a short device budget) skips the slow mistral.rs evals and parity.
+  for c in $([[ -n ${QUICK:-} ]] || echo 1 32); do
     log "fgbench eval, mistral.rs, concurrency $c"
     $T "$FG" eval --engine mistralrs --dtype bf16 --model rand-f16 --dataset bfcl-sample.jsonl --limit $((c == 1 ? 16 : 64)) --max-new-tokens 64 \
       --concurrency $c --out "$OUT/eval-mistralrs-c$c" >"$OUT/eval-mistralrs-c$c.log" 2>&1
@@ -77,7 +78,7 @@ if [[ $step == measure || $step == all ]]; then
     grep -E "^run:" "$OUT/eval-mistralrs-c$c.log" | tee -a "$OUT/eval.txt"
   done
   log "parity: GPU f32 vs CPU f32 (llama.cpp), and mistral.rs f32 on the GPU"
-  $T "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit 16 --max-new-tokens 32 \
+  [[ -n ${QUICK:-} ]] || $T "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit 16 --max-new-tokens 32 \
     --variant base --variant gpu-layers:0 --variant engine:mistralrs+dtype:f32 2>&1 | tail -8 | tee "$OUT/parity.txt"
   log "done"
 fi

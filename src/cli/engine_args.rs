@@ -94,7 +94,7 @@ pub struct EngineArgs {
     #[arg(long)]
     pub prefix_cache: Option<usize>,
     /// llama.cpp: context tokens per sequence (prompt + new tokens must fit).
-    #[arg(long, default_value_t = 4096)]
+    #[arg(long, default_value_t = 8192)]
     pub ctx_per_seq: usize,
     /// llama.cpp: layers offloaded to the GPU in cuda/metal builds.
     #[arg(long, default_value_t = 999)]

