@@ -180,7 +180,7 @@ fn load_bench(socket: &std::path::Path, a: LoadBenchArgs) -> Result<i32, Error> 
             errors += err as usize;
         }
         let p = |q| crate::stats::percentile(&ms, q).map(|v| format!("{v:.0}")).unwrap_or("-".into());
-        println!("{:>5} {:>6} {:>9.3} {:>10} {:>10} {:>10} {:>7}", conc, ms.len(), ms.len() as f64 / wall, p(50.0), p(95.0), p(99.0), errors);
+        println!("{:>5} {:>6} {:>9.3} {:>10} {:>10} {:>10} {:>7}", conc, ms.len(), ms.len() as f64 / wall, p(0.5), p(0.95), p(0.99), errors);
     }
     Ok(0)
 }

@@ -475,7 +475,7 @@ fn stats(shared: &Shared, id: Option<&Value>) -> Value {
     for (name, q) in lat.iter() {
         let v: Vec<f64> = q.iter().copied().collect();
         let p = |x| crate::stats::percentile(&v, x);
-        per_model.insert(name.clone(), json!({"requests": v.len(), "e2e_ms_p50": p(50.0), "e2e_ms_p95": p(95.0), "e2e_ms_p99": p(99.0)}));
+        per_model.insert(name.clone(), json!({"requests": v.len(), "e2e_ms_p50": p(0.5), "e2e_ms_p95": p(0.95), "e2e_ms_p99": p(0.99)}));
     }
     let in_flight = shared.in_flight.load(Ordering::SeqCst);
     json!({"id": id, "type": "stats", "served": shared.served.load(Ordering::SeqCst), "in_flight": in_flight,

@@ -108,7 +108,10 @@ fn fifty_connections_of_twenty_requests_lose_and_mix_nothing() {
     let stats = s.ask(json!({"type": "stats"}));
     assert_eq!(stats["served"], 1000);
     assert_eq!(stats["in_flight"], 0);
-    assert_eq!(stats["models"]["echo"]["requests"], 1000);
+    let m = &stats["models"]["echo"];
+    assert_eq!(m["requests"], 1000);
+    let (p50, p95, p99) = (m["e2e_ms_p50"].as_f64().unwrap(), m["e2e_ms_p95"].as_f64().unwrap(), m["e2e_ms_p99"].as_f64().unwrap());
+    assert!(p50 > 0.0 && p50 <= p95 && p95 <= p99 && p50 < p99, "{m}");
 }
 
 #[test]
