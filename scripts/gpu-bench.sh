@@ -60,6 +60,9 @@ if [[ $step == measure || $step == all ]]; then
   log "fgbench bench, llama.cpp engine"
   $T "$FG" bench --engine llamacpp --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos --concurrency 1,8,32 \
     --repetitions 64 --warmup 4 --out "$OUT/bench-llamacpp" 2>&1 | tail -6 | tee "$OUT/bench-llamacpp.txt"
+  log "fgbench bench, llama.cpp engine, backend (GPU) sampling"
+  $T "$FG" bench --engine llamacpp --backend-sampling --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
+    --concurrency 1,8,32 --repetitions 64 --warmup 4 2>&1 | tail -5 | tee "$OUT/bench-llamacpp-backend-sampling.txt"
   for c in 1 8 32; do
     n=$((c == 1 ? 48 : 320))
     log "fgbench eval, llama.cpp, concurrency $c, $n BFCL cases"

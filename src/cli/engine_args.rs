@@ -99,6 +99,10 @@ pub struct EngineArgs {
     /// llama.cpp: layers offloaded to the GPU in cuda/metal builds.
     #[arg(long, default_value_t = 999)]
     pub gpu_layers: u32,
+    /// llama.cpp: greedy sampling inside its compute graph (experimental backend samplers), so
+    /// only token ids leave the GPU each step. Greedy requests only.
+    #[arg(long)]
+    pub backend_sampling: bool,
     /// Stop generating once the model has finished its calls (the text after the last
     /// `<end_function_call>` cannot start another one); saves decode time, ends the turn early.
     #[arg(long)]
@@ -141,6 +145,7 @@ impl EngineArgs {
             threads: self.threads,
             gpu_layers: self.gpu_layers,
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
+            backend_sampling: self.backend_sampling,
             ..LlamaOptions::default()
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))

@@ -49,11 +49,16 @@ pub struct LlamaOptions {
     pub gpu_layers: u32,
     /// A GGUF LoRA adapter applied at scale 1.
     pub lora: Option<PathBuf>,
+    /// Greedy sampling inside llama.cpp's compute graph (its experimental backend samplers),
+    /// so only token ids, not 262,144 logits per sequence, come back from a GPU each step.
+    /// Greedy requests only.
+    #[serde(default)]
+    pub backend_sampling: bool,
 }
 
 impl Default for LlamaOptions {
     fn default() -> Self {
-        LlamaOptions { max_sequences: 32, ctx_per_seq: 8192, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None }
+        LlamaOptions { max_sequences: 32, ctx_per_seq: 8192, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None, backend_sampling: false }
     }
 }
 
@@ -140,6 +145,7 @@ impl LlamaEngine {
             threads: Some(opts.threads.unwrap_or_else(default_threads)),
             max_sequences: opts.max_sequences,
             load_ms,
+            backend_sampling: opts.backend_sampling,
         };
         Ok(LlamaEngine { commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
     }
@@ -340,7 +346,14 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         .with_swa_full(false)
         .with_n_threads(threads)
         .with_n_threads_batch(threads);
-    let mut ctx = match model.new_context(backend().expect("initialised above"), params) {
+    let backend_ref = backend().expect("initialised above");
+    let created = if opts.backend_sampling {
+        let samplers = (0..slots).map(|i| (i as i32, llama_cpp_2::sampling::LlamaSampler::chain_simple([llama_cpp_2::sampling::LlamaSampler::greedy()])));
+        model.new_context_with_samplers(backend_ref, params, samplers)
+    } else {
+        model.new_context(backend_ref, params)
+    };
+    let mut ctx = match created {
         Ok(c) => c,
         Err(e) => {
             let _ = ready.send(Err(load_err(path, format!("llama.cpp context ({slots} sequences x {} tokens): {e}", opts.ctx_per_seq))));
@@ -355,7 +368,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
     }
     let _ = ready.send(Ok(start.elapsed().as_secs_f64() * 1000.0));
     drop(ready);
-    Batcher { model: &model, ctx, slots: (0..slots).map(|_| None).collect(), batch_tokens: opts.batch_tokens, ctx_per_seq: opts.ctx_per_seq }.run(rx);
+    Batcher { model: &model, ctx, slots: (0..slots).map(|_| None).collect(), batch_tokens: opts.batch_tokens, ctx_per_seq: opts.ctx_per_seq, backend_sampling: opts.backend_sampling }.run(rx);
 }
 
 struct Batcher<'m> {
@@ -364,6 +377,7 @@ struct Batcher<'m> {
     slots: Vec<Option<Sequence>>,
     batch_tokens: usize,
     ctx_per_seq: usize,
+    backend_sampling: bool,
 }
 
 impl Batcher<'_> {
@@ -423,6 +437,11 @@ impl Batcher<'_> {
     fn admit(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
         for slot in self.slots.iter_mut().filter(|s| s.is_none()) {
             let Some(job) = waiting.pop_front() else { break };
+            if self.backend_sampling && job.settings.temperature.is_some_and(|t| t > 0.0) {
+                let e = EngineError::Unsupported("--backend-sampling samples greedily; drop --temperature or --backend-sampling".into());
+                let _ = job.events.send(StreamEvent::Done(Err(e)));
+                continue;
+            }
             let needed = job.tokens.len() + job.settings.max_new_tokens;
             if needed > self.ctx_per_seq {
                 let e = EngineError::Unsupported(format!(
@@ -483,6 +502,25 @@ impl Batcher<'_> {
         }
         // Sampling scans 262,144 logits per sequence: done for all sequences in parallel
         // (on a GPU it is otherwise most of a step's time with 32 sequences).
+        if self.backend_sampling {
+            let picked: Vec<(usize, Option<LlamaToken>)> = self
+                .slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, s)| s.as_ref().and_then(|s| s.logits_at).map(|at| (i, self.ctx.sampled_token_ith(at))))
+                .collect();
+            for (seq_id, token) in picked {
+                match token {
+                    Some(t) => {
+                        if let Some(reason) = self.advance_one(seq_id, t) {
+                            self.retire(seq_id, Ok(&reason));
+                        }
+                    }
+                    None => self.retire(seq_id, Err(EngineError::Generate("llama.cpp's backend sampler returned no token".into()))),
+                }
+            }
+            return;
+        }
         let ctx = &self.ctx;
         let mut work: Vec<(usize, &[f32], &mut Sequence)> = self
             .slots
@@ -497,14 +535,22 @@ impl Batcher<'_> {
             .collect();
         drop(work);
         for (seq_id, token) in tokens {
-            let verdict = self.advance_one(seq_id, token);
-            if let Some(reason) = verdict {
-                if let Some(s) = self.slots[seq_id].take() {
-                    s.finish(&reason);
-                }
-                let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
+            if let Some(reason) = self.advance_one(seq_id, token) {
+                self.retire(seq_id, Ok(&reason));
             }
         }
+    }
+
+    /// Ends the sequence in `seq_id` (its completion or error to the requester) and frees
+    /// its slot and KV cells.
+    fn retire(&mut self, seq_id: usize, outcome: Result<&str, EngineError>) {
+        if let Some(s) = self.slots[seq_id].take() {
+            match outcome {
+                Ok(reason) => s.finish(reason),
+                Err(e) => s.fail(e),
+            }
+        }
+        let _ = self.ctx.clear_kv_cache_seq(Some(seq_id as u32), None, None);
     }
 
     /// Appends the sampled `token` to the sequence in `seq_id`; returns the finish reason

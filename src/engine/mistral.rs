@@ -161,6 +161,7 @@ impl MistralEngine {
             threads: opts.threads,
             max_sequences: opts.max_sequences,
             load_ms,
+            backend_sampling: false,
         };
         Ok(MistralEngine { rt, model, tokenizer, info, next_id: AtomicUsize::new(0) })
     }

@@ -70,6 +70,9 @@ pub struct EngineInfo {
     pub max_sequences: usize,
     /// Load time of the model in milliseconds.
     pub load_ms: f64,
+    /// Tokens are sampled inside the engine's compute graph (llama.cpp backend samplers).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub backend_sampling: bool,
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -252,3 +252,22 @@ fn a_merged_checkpoint_exported_to_gguf_runs_on_llama_cpp() {
         assert_eq!(p["prompt_tokens"], q["prompt_tokens"]);
     }
 }
+
+#[test]
+fn backend_sampling_gives_the_same_greedy_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert!(eval("llamacpp", &gguf(), &a, &["--limit", "6", "--concurrency", "3"]).status.success());
+    let o = eval("llamacpp", &gguf(), &b, &["--limit", "6", "--concurrency", "3", "--backend-sampling"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (x, y) = (lines(&a.join("predictions.jsonl")), lines(&b.join("predictions.jsonl")));
+    for p in &x {
+        let q = y.iter().find(|q| q["id"] == p["id"]).unwrap();
+        assert_eq!(p["output"], q["output"], "{}", p["id"]);
+        assert_eq!(p["completion_tokens"], q["completion_tokens"]);
+    }
+    // It samples greedily only, and says so rather than ignoring a temperature.
+    let o = eval("llamacpp", &gguf(), &dir.path().join("c"), &["--limit", "1", "--backend-sampling", "--temperature", "0.7"]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stderr(&o).contains("samples greedily"), "{}", stderr(&o));
+}
