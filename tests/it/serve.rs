@@ -371,3 +371,44 @@ fn the_haskell_client_builds_with_debian_ghc_and_runs_against_a_live_server() {
     assert!(out.contains("typed error: unknown_model"), "{out}");
     assert!(out.contains("finish: String \"length\""), "{out}");
 }
+
+#[test]
+fn the_client_command_sends_one_request_lines_from_stdin_compare_and_bench() {
+    let s = Server::start(&["--model", "a=mock:echo", "--model", "b=mock:echo:1"]);
+    let sock = s.socket.to_str().unwrap();
+    // One request: an id is added, the response printed, exit 0.
+    let o = crate::cli::fgbench(&["client", "--socket", sock, r#"{"type":"generate","model":"a","prompt":"hi"}"#]);
+    assert!(o.status.success(), "{}", crate::cli::stderr(&o));
+    let v: Value = serde_json::from_str(crate::cli::stdout(&o).trim()).unwrap();
+    assert_eq!((v["id"].as_i64(), v["text"].as_str()), (Some(1), Some("hi")));
+    // JSON lines from stdin, pipelined: every answer printed; an error answer makes exit 1.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fgbench"))
+        .args(["client", "--socket", sock])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"{\"id\":1,\"type\":\"generate\",\"model\":\"a\",\"prompt\":\"x\"}\n{\"id\":2,\"type\":\"generate\",\"model\":\"nope\",\"prompt\":\"y\"}\n{\"id\":3,\"type\":\"stats\"}\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert!(lines.iter().any(|v| v["id"] == 2 && v["code"] == "unknown_model"));
+    // compare: a side-by-side view of one case of the server's dataset.
+    let o = crate::cli::fgbench(&["client", "--socket", sock, "compare", "--models", "a,b", "--case", "demo_simple_0"]);
+    assert!(o.status.success(), "{}", crate::cli::stderr(&o));
+    let text = crate::cli::stdout(&o);
+    assert!(text.contains("identical outputs: true") && text.contains("== a:") && text.contains("== b:"), "{text}");
+    // bench: one row per concurrency level, every request answered.
+    let o = crate::cli::fgbench(&["client", "--socket", sock, "bench", "--model", "a", "--cases", "demo_simple_0,demo_simple_1", "--concurrency", "1,3", "--requests", "6"]);
+    assert!(o.status.success(), "{}", crate::cli::stderr(&o));
+    let rows: Vec<Vec<String>> = crate::cli::stdout(&o).lines().skip(1).map(|l| l.split_whitespace().map(String::from).collect()).collect();
+    assert_eq!(rows.len(), 2);
+    for (row, conc) in rows.iter().zip(["1", "3"]) {
+        assert_eq!((row[0].as_str(), row[1].as_str(), row[6].as_str()), (conc, "6", "0"), "{row:?}");
+    }
+    // A socket nobody serves: a clear error.
+    let o = crate::cli::fgbench(&["client", "--socket", "/nonexistent/fg.sock", r#"{"type":"stats"}"#]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(crate::cli::stderr(&o).contains("cannot connect to /nonexistent/fg.sock"), "{}", crate::cli::stderr(&o));
+}
