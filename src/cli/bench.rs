@@ -72,7 +72,7 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
     }
     let ds = Dataset::load(&a.dataset)?;
     let model = a.model.resolve(a.engine.engine)?;
-    let engine = a.engine.load(&model)?;
+    let engine = a.engine.load(&model, a.concurrency.iter().copied().max().unwrap_or(1))?;
     let tok = engine.as_ref();
     let prompts: Vec<(String, String)> = if a.prompt_tokens.is_empty() {
         ds.cases.iter().take(a.limit).map(|c| (c.id.clone(), a.prompt_style.render(&c.messages, &c.tools))).collect()

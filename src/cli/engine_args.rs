@@ -87,9 +87,10 @@ pub struct EngineArgs {
     /// CPU threads for the engine's kernels (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Sequences the engine's scheduler runs at once.
-    #[arg(long, default_value_t = 32)]
-    pub max_seqs: usize,
+    /// Sequences the engine runs at once (llama.cpp: slots, each with --ctx-per-seq tokens
+    /// of KV; default: the run's concurrency, 32 for serve. mistral.rs: default 32).
+    #[arg(long)]
+    pub max_seqs: Option<usize>,
     /// mistral.rs prefix-cache capacity in sequences (default: the engine's).
     #[arg(long)]
     pub prefix_cache: Option<usize>,
@@ -125,22 +126,24 @@ impl EngineArgs {
         }
     }
 
-    /// Loads the chosen engine for a model resolved for it.
-    pub fn load(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+    /// Loads the chosen engine for a model resolved for it, sized for `concurrency`
+    /// requests in flight.
+    pub fn load(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
         match self.engine {
             EngineKind::Mistralrs => self.load_mistral(model),
-            EngineKind::Llamacpp => self.load_llama(model),
+            EngineKind::Llamacpp => self.load_llama(model, concurrency),
         }
     }
 
     #[cfg(feature = "llamacpp")]
-    fn load_llama(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+    fn load_llama(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
         use crate::engine::llamacpp::{LlamaEngine, LlamaOptions};
         if self.dtype.is_some() || self.isq.is_some() || self.prefix_cache.is_some() {
             return Err(Error::Usage("--dtype, --isq and --prefix-cache are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
         }
         let opts = LlamaOptions {
-            max_sequences: self.max_seqs,
+            // Slots beyond the requests in flight would only hold KV memory.
+            max_sequences: self.max_seqs.unwrap_or(concurrency.max(1)),
             ctx_per_seq: self.ctx_per_seq,
             threads: self.threads,
             gpu_layers: self.gpu_layers,
@@ -152,7 +155,7 @@ impl EngineArgs {
     }
 
     #[cfg(not(feature = "llamacpp"))]
-    fn load_llama(&self, _model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
+    fn load_llama(&self, _model: &ResolvedModel, _concurrency: usize) -> Result<Box<dyn Engine>, Error> {
         Err(Error::Usage("this fgbench was built without the llama.cpp engine (cargo feature `llamacpp`)".into()))
     }
 
@@ -165,7 +168,7 @@ impl EngineArgs {
         let opts = MistralOptions {
             dtype: self.dtype.unwrap_or(defaults.dtype),
             isq: self.isq,
-            max_sequences: self.max_seqs,
+            max_sequences: self.max_seqs.unwrap_or(32),
             prefix_cache: self.prefix_cache,
             threads: Some(self.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))),
         };

@@ -63,7 +63,7 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
     let cases = select_cases(&ds, &a.categories, a.limit)?;
     let model = a.model.resolve(a.engine.engine)?;
     eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
-    let engine = a.engine.load(&model)?;
+    let engine = a.engine.load(&model, a.concurrency)?;
     let settings = a.engine.generation();
     let opts = ScoreOptions::default();
     let manifest = Manifest::new(

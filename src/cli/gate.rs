@@ -98,7 +98,7 @@ fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::Gat
     let cases = super::eval::select_cases(&ds, &[], a.limit)?;
     let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
         let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve(a.engine.engine)?;
-        a.engine.load(&m)
+        a.engine.load(&m, 1)
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);
     let run = crate::run::EvalSettings { generation: a.engine.generation(), style: a.prompt_style, concurrency: 1, scoring: Default::default() };

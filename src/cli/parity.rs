@@ -86,7 +86,7 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
             model_args.model = m.clone();
         }
         let model = model_args.resolve(engine_args.engine)?;
-        let engine = engine_args.load(&model)?;
+        let engine = engine_args.load(&model, *concurrency)?;
         let out = root.join(spec.replace(':', "_"));
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).map_err(|source| Error::Write { path: out.clone(), source })?;

@@ -68,7 +68,7 @@ fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: O
         e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true).map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;
     }
     let m = ModelArgs { model: source.to_string(), adapter: adapter.map(PathBuf::from), offline }.resolve(e.engine)?;
-    let engine = e.load(&m)?;
+    let engine = e.load(&m, 32)?;
     let description = serde_json::json!({"source": m.source, "path": m.path, "content_hash": m.content_hash, "adapter": m.adapter, "engine": engine.info()});
     Ok(LoadedModel { engine: Arc::from(engine), description })
 }
