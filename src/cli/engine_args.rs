@@ -170,7 +170,7 @@ impl EngineArgs {
             isq: self.isq,
             max_sequences: self.max_seqs.unwrap_or(32),
             prefix_cache: self.prefix_cache,
-            threads: Some(self.threads.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1))),
+            threads: Some(self.threads.unwrap_or_else(crate::engine::available_cores)),
         };
         Ok(Box::new(MistralEngine::load(&model.path, &opts)?))
     }

@@ -28,8 +28,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, StreamEvent, backend_feature, strip_stop_suffix};
-use crate::codec::tokens::END_CALL;
+use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, StreamEvent, available_cores, backend_feature};
 use crate::records::Timings;
 
 /// The llama.cpp release vendored by llama-cpp-sys-2 0.1.161 (its `LLAMA_BUILD_NUMBER`).
@@ -110,19 +109,19 @@ impl LlamaEngine {
         if let Some(lora) = &opts.lora
             && !lora.is_file()
         {
-            return Err(load_err(lora, "llama.cpp takes a LoRA adapter as one GGUF file (convert a PEFT directory with llama.cpp's convert_lora_to_gguf.py, or use --engine mistralrs, which merges PEFT adapters)"));
+            return Err(load_err(lora, "no such GGUF LoRA file"));
         }
         backend()?;
         let (tx, rx) = channel::<Command>();
-        let (ready_tx, ready_rx) = channel::<Result<f64, EngineError>>();
+        let (ready_tx, ready_rx) = channel::<Result<Loaded, EngineError>>();
         let path = gguf.to_path_buf();
         let o = opts.clone();
         let worker = std::thread::Builder::new()
             .name("llama.cpp".into())
             .spawn(move || worker_main(&path, &o, rx, ready_tx))
             .map_err(|e| load_err(gguf, e))?;
-        let load_ms = match ready_rx.recv() {
-            Ok(Ok(ms)) => ms,
+        let Loaded { load_ms, file_type } = match ready_rx.recv() {
+            Ok(Ok(l)) => l,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(load_err(gguf, "the llama.cpp thread died while loading")),
         };
@@ -136,13 +135,13 @@ impl LlamaEngine {
             engine: "llamacpp".into(),
             engine_version: LLAMA_CPP_2_VERSION.into(),
             dtype: "gguf".into(),
-            quantization: gguf_file_type(gguf),
+            quantization: file_type.map(file_type_name),
             device: match gpu {
                 Some(g) if opts.gpu_layers > 0 => g,
                 _ => "cpu".into(),
             },
             backend_feature: backend_feature().into(),
-            threads: Some(opts.threads.unwrap_or_else(default_threads)),
+            threads: Some(opts.threads.unwrap_or_else(available_cores)),
             max_sequences: opts.max_sequences,
             load_ms,
             backend_sampling: opts.backend_sampling,
@@ -157,16 +156,15 @@ impl LlamaEngine {
     }
 }
 
-fn default_threads() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+/// What the engine thread reports once the model is loaded.
+struct Loaded {
+    load_ms: f64,
+    /// The GGUF's `general.file_type`, as llama.cpp read it.
+    file_type: Option<u32>,
 }
 
-/// The weight type the GGUF declares (`general.file_type`), as a name, e.g. `q4_k_m`.
-fn gguf_file_type(gguf: &Path) -> Option<String> {
-    let mut f = std::fs::File::open(gguf).ok()?;
-    let content = candle_core::quantized::gguf_file::Content::read(&mut f).ok()?;
-    let ft = content.metadata.get("general.file_type")?.to_u32().ok()?;
-    // llama.cpp's llama_ftype numbering.
+/// The name of a GGUF `general.file_type` (llama.cpp's llama_ftype numbering), e.g. `q4_k_m`.
+fn file_type_name(ft: u32) -> String {
     let name = match ft {
         0 => "f32",
         1 => "f16",
@@ -185,9 +183,9 @@ fn gguf_file_type(gguf: &Path) -> Option<String> {
         17 => "q5_k_m",
         18 => "q6_k",
         32 => "bf16",
-        _ => return Some(format!("ftype{ft}")),
+        _ => return format!("ftype{ft}"),
     };
-    Some(name.into())
+    name.into()
 }
 
 impl Engine for LlamaEngine {
@@ -287,12 +285,7 @@ impl Sequence {
         if !tail.is_empty() {
             self.clock.push(&tail, total_ms);
         }
-        let mut text = strip_stop_suffix(self.clock.text(), &self.job.settings);
-        if finish_reason == "calls_done"
-            && let Some(end) = text.rfind(END_CALL)
-        {
-            text.truncate(end + END_CALL.len());
-        }
+        let text = self.clock.final_text(finish_reason, &self.job.settings);
         let completion = Completion {
             text,
             finish_reason: finish_reason.into(),
@@ -312,7 +305,7 @@ impl Sequence {
     }
 }
 
-fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: Sender<Result<f64, EngineError>>) {
+fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: Sender<Result<Loaded, EngineError>>) {
     let start = Instant::now();
     let loaded = (|| {
         let backend = backend()?;
@@ -332,7 +325,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         }
     };
     let slots = opts.max_sequences.max(1);
-    let threads = opts.threads.unwrap_or_else(default_threads) as i32;
+    let threads = opts.threads.unwrap_or_else(available_cores) as i32;
     let n_ctx = (slots * opts.ctx_per_seq.max(64)) as u32;
     let params = LlamaContextParams::default()
         .with_n_ctx(std::num::NonZeroU32::new(n_ctx))
@@ -366,7 +359,8 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         let _ = ready.send(Err(load_err(path, format!("applying the LoRA adapter: {e}"))));
         return;
     }
-    let _ = ready.send(Ok(start.elapsed().as_secs_f64() * 1000.0));
+    let file_type = model.meta_val_str("general.file_type").ok().and_then(|v| v.parse().ok());
+    let _ = ready.send(Ok(Loaded { load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type }));
     drop(ready);
     Batcher { model: &model, ctx, slots: (0..slots).map(|_| None).collect(), batch_tokens: opts.batch_tokens, ctx_per_seq: opts.ctx_per_seq, backend_sampling: opts.backend_sampling }.run(rx);
 }
@@ -435,25 +429,17 @@ impl Batcher<'_> {
 
     /// Moves waiting jobs into free slots; a prompt that cannot fit is refused at once.
     fn admit(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
-        for slot in self.slots.iter_mut().filter(|s| s.is_none()) {
+        for i in 0..self.slots.len() {
+            if self.slots[i].is_some() {
+                continue;
+            }
             let Some(job) = waiting.pop_front() else { break };
-            if self.backend_sampling && job.settings.temperature.is_some_and(|t| t > 0.0) {
-                let e = EngineError::Unsupported("--backend-sampling samples greedily; drop --temperature or --backend-sampling".into());
-                let _ = job.events.send(StreamEvent::Done(Err(e)));
-                continue;
+            match self.refusal(&job) {
+                Some(e) => {
+                    let _ = job.events.send(StreamEvent::Done(Err(EngineError::Unsupported(e))));
+                }
+                None => self.slots[i] = Some(Sequence::new(job)),
             }
-            let needed = job.tokens.len() + job.settings.max_new_tokens;
-            if needed > self.ctx_per_seq {
-                let e = EngineError::Unsupported(format!(
-                    "prompt of {} tokens + {} new tokens exceeds the context of {} tokens per sequence (raise --ctx-per-seq)",
-                    job.tokens.len(),
-                    job.settings.max_new_tokens,
-                    self.ctx_per_seq
-                ));
-                let _ = job.events.send(StreamEvent::Done(Err(e)));
-                continue;
-            }
-            *slot = Some(Sequence::new(job));
         }
     }
 
@@ -500,45 +486,55 @@ impl Batcher<'_> {
             self.ctx.clear_kv_cache();
             return;
         }
-        // Sampling scans 262,144 logits per sequence: done for all sequences in parallel
-        // (on a GPU it is otherwise most of a step's time with 32 sequences).
+        for (seq_id, token) in self.sample_all() {
+            match token {
+                Some(t) => {
+                    if let Some(reason) = self.advance_one(seq_id, t) {
+                        self.retire(seq_id, Ok(&reason));
+                    }
+                }
+                None => self.retire(seq_id, Err(EngineError::Generate("llama.cpp's backend sampler returned no token".into()))),
+            }
+        }
+    }
+
+    /// Why a waiting job cannot run, if it cannot.
+    fn refusal(&self, job: &Job) -> Option<String> {
+        if self.backend_sampling && job.settings.temperature.is_some_and(|t| t > 0.0) {
+            return Some("--backend-sampling samples greedily; drop --temperature or --backend-sampling".into());
+        }
+        let needed = job.tokens.len() + job.settings.max_new_tokens;
+        (needed > self.ctx_per_seq).then(|| {
+            format!(
+                "prompt of {} tokens + {} new tokens exceeds the context of {} tokens per sequence (raise --ctx-per-seq)",
+                job.tokens.len(),
+                job.settings.max_new_tokens,
+                self.ctx_per_seq
+            )
+        })
+    }
+
+    /// The next token of every sequence that has logits in the last batch. Backend
+    /// sampling: what llama.cpp's graph picked (`None` if it picked nothing). Otherwise the
+    /// 262,144 logits per sequence are scanned here, all sequences in parallel (with 32
+    /// sequences on a GPU a serial scan was most of a step's time).
+    fn sample_all(&mut self) -> Vec<(usize, Option<LlamaToken>)> {
         if self.backend_sampling {
-            let picked: Vec<(usize, Option<LlamaToken>)> = self
+            return self
                 .slots
                 .iter()
                 .enumerate()
                 .filter_map(|(i, s)| s.as_ref().and_then(|s| s.logits_at).map(|at| (i, self.ctx.sampled_token_ith(at))))
                 .collect();
-            for (seq_id, token) in picked {
-                match token {
-                    Some(t) => {
-                        if let Some(reason) = self.advance_one(seq_id, t) {
-                            self.retire(seq_id, Ok(&reason));
-                        }
-                    }
-                    None => self.retire(seq_id, Err(EngineError::Generate("llama.cpp's backend sampler returned no token".into()))),
-                }
-            }
-            return;
         }
         let ctx = &self.ctx;
         let mut work: Vec<(usize, &[f32], &mut Sequence)> = self
             .slots
             .iter_mut()
             .enumerate()
-            .filter_map(|(i, s)| s.as_mut().filter(|s| s.logits_at.is_some()).map(|s| (i, s)))
-            .map(|(i, s)| (i, ctx.get_logits_ith(s.logits_at.expect("filtered")), s))
+            .filter_map(|(i, s)| s.as_mut().and_then(|s| s.logits_at.map(|at| (i, ctx.get_logits_ith(at), s))))
             .collect();
-        let tokens: Vec<(usize, LlamaToken)> = work
-            .par_iter_mut()
-            .map(|(i, logits, s)| (*i, LlamaToken(sample(logits, s.job.settings.temperature, &mut s.rng) as i32)))
-            .collect();
-        drop(work);
-        for (seq_id, token) in tokens {
-            if let Some(reason) = self.advance_one(seq_id, token) {
-                self.retire(seq_id, Ok(&reason));
-            }
-        }
+        work.par_iter_mut().map(|(i, logits, s)| (*i, Some(LlamaToken(sample(logits, s.job.settings.temperature, &mut s.rng) as i32)))).collect()
     }
 
     /// Ends the sequence in `seq_id` (its completion or error to the requester) and frees
@@ -557,7 +553,7 @@ impl Batcher<'_> {
     /// when the sequence is done (or its requester has gone).
     fn advance_one(&mut self, seq_id: usize, token: LlamaToken) -> Option<String> {
         let s = self.slots[seq_id].as_mut().expect("sampled sequences are running");
-        let ms = s.job.start.elapsed().as_secs_f64() * 1000.0;
+        let ms = s.ms();
         s.ttft_ms.get_or_insert(ms);
         s.generated += 1;
         let vocab = self.model.vocab();
@@ -579,7 +575,7 @@ impl Batcher<'_> {
             return Some("stop".into());
         }
         if s.job.settings.stop_after_calls && s.clock.calls_finished() {
-            return Some("calls_done".into());
+            return Some(CALLS_DONE.into());
         }
         if s.generated as usize >= s.job.settings.max_new_tokens {
             return Some("length".into());

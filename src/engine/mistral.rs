@@ -24,7 +24,7 @@ use mistralrs::{
 use serde::{Deserialize, Serialize};
 
 use super::tokenizer::PromptTokenizer;
-use super::{CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, backend_feature, strip_stop_suffix};
+use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, backend_feature};
 use crate::records::Timings;
 
 pub const MISTRALRS_VERSION: &str = "0.8.1";
@@ -274,7 +274,7 @@ impl Engine for MistralEngine {
                         }
                         if settings.stop_after_calls && clock.calls_finished() {
                             // Dropping the receiver makes mistral.rs cancel the sequence.
-                            finish_reason = "calls_done".into();
+                            finish_reason = CALLS_DONE.into();
                             break;
                         }
                     }
@@ -290,13 +290,7 @@ impl Engine for MistralEngine {
                 }
             }
             let total_ms = start.elapsed().as_secs_f64() * 1000.0;
-            let mut text = strip_stop_suffix(clock.text(), settings);
-            if finish_reason == "calls_done" {
-                // The turn ends at the last call; what the model had begun after it is dropped.
-                if let Some(end) = text.rfind(crate::codec::tokens::END_CALL) {
-                    text.truncate(end + crate::codec::tokens::END_CALL.len());
-                }
-            }
+            let text = clock.final_text(&finish_reason, settings);
             Ok(Completion {
                 text,
                 finish_reason,

@@ -165,6 +165,14 @@ pub fn backend_feature() -> &'static str {
     }
 }
 
+/// The finish reason of a generation ended by `stop_after_calls`.
+pub const CALLS_DONE: &str = "calls_done";
+
+/// Cores the engines may use (their default thread count).
+pub fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
 /// Removes the stop marker that ended a generation (a stop sequence or eos) from the end of
 /// the text: it ends the turn, it is not part of the answer.
 pub fn strip_stop_suffix(text: &str, settings: &GenerationSettings) -> String {
@@ -198,6 +206,19 @@ impl CallClock {
 
     pub fn text(&self) -> &str {
         &self.text
+    }
+
+    /// The recorded answer: the streamed text without the stop marker that ended it, and,
+    /// when generation stopped after the calls, without what the model had begun after the
+    /// last one (the turn ends at that call).
+    pub fn final_text(&self, finish_reason: &str, settings: &GenerationSettings) -> String {
+        let mut text = strip_stop_suffix(&self.text, settings);
+        if finish_reason == CALLS_DONE
+            && let Some(end) = text.rfind(END_CALL)
+        {
+            text.truncate(end + END_CALL.len());
+        }
+        text
     }
 
     /// True once the model has made at least one call and what it wrote after the last one

@@ -273,17 +273,10 @@ pub fn export_lora_gguf(adapter: &Path, out: &Path) -> Result<Exported, ModelErr
     Ok(Exported { path: out.to_path_buf(), tensors: qtensors.len(), vocab: 0 })
 }
 
+/// Writes a GGUF at `out` atomically (fsutil's temporary file, synced, renamed).
 fn write_atomically(out: &Path, md: &[(String, Value)], qtensors: &[(String, QTensor)]) -> Result<(), ModelError> {
-    let tmp = out.with_extension("gguf.partial");
-    if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| bad(parent, e))?;
-    }
-    {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(&tmp).map_err(|e| bad(&tmp, e))?);
-        let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
-        candle_core::quantized::gguf_file::write(&mut w, &md_refs, &t_refs).map_err(|e| bad(&tmp, e))?;
-        std::io::Write::flush(&mut w).map_err(|e| bad(&tmp, e))?;
-    }
-    std::fs::rename(&tmp, out).map_err(|e| bad(out, e))
+    let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
+    crate::fsutil::write_atomic_with(out, |w| candle_core::quantized::gguf_file::write(w, &md_refs, &t_refs).map_err(std::io::Error::other))
+        .map_err(|e| bad(out, e))
 }

@@ -39,7 +39,7 @@ impl Host {
             .ok()
             .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+        let cores = crate::engine::available_cores();
         Host { hostname, os: std::env::consts::OS.into(), cpu, cores, gpu: None }
     }
 }
