@@ -36,15 +36,24 @@ pub struct VariantParity {
     pub cases: Vec<CaseParity>,
 }
 
+/// The part of a completion that parity compares: all of it but leading whitespace, which
+/// mistral.rs 0.8.1 strips from every completion (`Sequence::peek_delta` and the final text
+/// in its sampling pipeline) and llama.cpp keeps. Without this, a model that starts with a
+/// newline (random weights do, every time) differs at token 0 on every case.
+fn comparable(output: &str) -> &str {
+    output.trim_start()
+}
+
 /// Compares a variant's results with the reference's, case by case (matched by id).
 pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultRecord], encode: &dyn Fn(&str) -> Vec<u32>) -> VariantParity {
     let by_id: HashMap<&str, &ResultRecord> = other.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut cases = Vec::new();
     for r in reference {
         let Some(o) = by_id.get(r.id.as_str()) else { continue };
-        let identical = r.output == o.output;
+        let (ro, oo) = (comparable(&r.output), comparable(&o.output));
+        let identical = ro == oo;
         let first_divergence = (!identical).then(|| {
-            let (a, b) = (encode(&r.output), encode(&o.output));
+            let (a, b) = (encode(ro), encode(oo));
             // Both start with the <bos> the encoder adds; count completion tokens after it.
             let k = a.iter().zip(&b).position(|(x, y)| x != y).unwrap_or(a.len().min(b.len()));
             k.saturating_sub(1)
@@ -85,4 +94,35 @@ pub fn render_table(reference: &str, variants: &[VariantParity]) -> String {
         ));
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str, output: &str, valid: bool) -> ResultRecord {
+        serde_json::from_value(serde_json::json!({
+            "schema": "fgbench.result/1", "id": id, "category": "simple", "valid": valid,
+            "shape": "empty", "calls": [], "output": output, "prompt_tokens": 10, "completion_tokens": 3
+        }))
+        .unwrap()
+    }
+
+    /// One token per character, after the <bos> (0) an encoder adds.
+    fn chars(s: &str) -> Vec<u32> {
+        std::iter::once(0).chain(s.chars().map(|c| c as u32)).collect()
+    }
+
+    #[test]
+    fn leading_whitespace_is_not_a_divergence_but_anything_after_it_is() {
+        let reference = [record("a", "\n\nhello", true), record("b", "abcd", true), record("c", "xy", false)];
+        let other = [record("a", "hello", true), record("b", "abXd", false), record("c", "xy", false)];
+        let v = compare_variant("v", &reference, &other, &chars);
+        assert_eq!(v.n, 3);
+        assert_eq!(v.identical, 2, "{:?}", v.cases);
+        assert_eq!(v.cases[0].first_divergence, None);
+        assert_eq!(v.cases[1].first_divergence, Some(2));
+        assert_eq!(v.median_divergence, Some(2));
+        assert_eq!((v.reference_accuracy.correct, v.accuracy.correct), (2, 1));
+    }
 }
