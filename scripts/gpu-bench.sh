@@ -60,6 +60,12 @@ if [[ $step == measure || $step == all ]]; then
   log "fgbench bench, llama.cpp engine"
   $T "$FG" bench --engine llamacpp --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos --concurrency 1,8,32 \
     --repetitions 64 --warmup 4 --out "$OUT/bench-llamacpp" 2>&1 | tail -6 | tee "$OUT/bench-llamacpp.txt"
+  log "fgbench bench, llama.cpp engine, one unified KV cache (the default is a stream per sequence)"
+  $T "$FG" bench --engine llamacpp --kv-layout unified --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
+    --concurrency 8,32 --repetitions 64 --warmup 4 2>&1 | tail -4 | tee "$OUT/bench-llamacpp-kv-unified.txt"
+  log "fgbench bench, llama.cpp engine, 4 CPU threads (do llama.cpp's spinning threads slow host sampling?)"
+  $T "$FG" bench --engine llamacpp --threads 4 --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
+    --concurrency 32 --repetitions 64 --warmup 4 2>&1 | tail -3 | tee "$OUT/bench-llamacpp-threads4.txt"
   log "fgbench bench, llama.cpp engine, backend (GPU) sampling"
   $T "$FG" bench --engine llamacpp --backend-sampling --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
     --concurrency 1,8,32 --repetitions 64 --warmup 4 2>&1 | tail -5 | tee "$OUT/bench-llamacpp-backend-sampling.txt"
@@ -69,6 +75,9 @@ if [[ $step == measure || $step == all ]]; then
     $T "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit $n --max-new-tokens 64 --ignore-eos \
       --concurrency $c --ctx-per-seq 8192 --out "$OUT/eval-llamacpp-c$c" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
   done
+  log "fgbench eval, llama.cpp, concurrency 32, unified KV cache"
+  $T "$FG" eval --engine llamacpp --kv-layout unified --model $M --dataset bfcl-sample.jsonl --limit 320 --max-new-tokens 64 --ignore-eos \
+    --concurrency 32 --out "$OUT/eval-llamacpp-c32-kv-unified" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
   log "fgbench bench, mistral.rs (bf16)"
   $T "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --concurrency 1 \
     --repetitions 4 --warmup 1 2>&1 | tail -4 | tee "$OUT/bench-mistralrs.txt"

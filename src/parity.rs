@@ -80,10 +80,11 @@ pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultR
 }
 
 pub fn render_table(reference: &str, variants: &[VariantParity]) -> String {
-    let mut o = format!("reference: {reference}\n{:<24} {:>5} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "variant", "n", "identical", "median diverge", "acc ref", "acc", "p");
+    let w = variants.iter().map(|v| v.label.len()).chain([24]).max().unwrap_or(24);
+    let mut o = format!("reference: {reference}\n{:<w$} {:>5} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "variant", "n", "identical", "median diverge", "acc ref", "acc", "p");
     for v in variants {
         o.push_str(&format!(
-            "{:<24} {:>5} {:>9.1}% {:>16} {:>9.1}% {:>9.1}% {:>8.4}\n",
+            "{:<w$} {:>5} {:>9.1}% {:>16} {:>9.1}% {:>9.1}% {:>8.4}\n",
             v.label,
             v.n,
             100.0 * v.identical_share,

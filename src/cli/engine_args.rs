@@ -6,7 +6,7 @@ use clap::Args;
 
 use crate::Error;
 use crate::engine::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
-use crate::engine::{Engine, EngineKind, GenerationSettings};
+use crate::engine::{Engine, EngineKind, GenerationSettings, KvLayout};
 use crate::models::{ModelError, ModelFormat, ResolvedModel, lora, resolve_as};
 
 #[derive(Debug, Clone, Args)]
@@ -104,6 +104,9 @@ pub struct EngineArgs {
     /// only token ids leave the GPU each step. Greedy requests only.
     #[arg(long)]
     pub backend_sampling: bool,
+    /// llama.cpp: one KV cache for all sequences, or one stream per sequence.
+    #[arg(long, value_enum, default_value_t)]
+    pub kv_layout: KvLayout,
     /// Stop generating once the model has finished its calls (the text after the last
     /// `<end_function_call>` cannot start another one); saves decode time, ends the turn early.
     #[arg(long)]
@@ -149,6 +152,7 @@ impl EngineArgs {
             gpu_layers: self.gpu_layers,
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
             backend_sampling: self.backend_sampling,
+            kv_layout: self.kv_layout,
             ..LlamaOptions::default()
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))

@@ -28,7 +28,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, StreamEvent, available_cores, backend_feature};
+use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, KvLayout, StreamEvent, available_cores, backend_feature};
 use crate::records::Timings;
 
 /// The llama.cpp release vendored by llama-cpp-sys-2 0.1.161 (its `LLAMA_BUILD_NUMBER`).
@@ -38,7 +38,7 @@ pub const LLAMA_CPP_2_VERSION: &str = "llama-cpp-2 0.1.160";
 pub struct LlamaOptions {
     /// Sequences decoded together in one batch (slots).
     pub max_sequences: usize,
-    /// Context (KV) tokens per sequence: each slot has its own KV stream of this size.
+    /// Context (KV) tokens per sequence (the cache holds slots x this).
     pub ctx_per_seq: usize,
     /// Tokens per llama.cpp batch (prompt chunks are split to fit).
     pub batch_tokens: usize,
@@ -53,11 +53,13 @@ pub struct LlamaOptions {
     /// Greedy requests only.
     #[serde(default)]
     pub backend_sampling: bool,
+    #[serde(default)]
+    pub kv_layout: KvLayout,
 }
 
 impl Default for LlamaOptions {
     fn default() -> Self {
-        LlamaOptions { max_sequences: 32, ctx_per_seq: 8192, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None, backend_sampling: false }
+        LlamaOptions { max_sequences: 32, ctx_per_seq: 8192, batch_tokens: 2048, threads: None, gpu_layers: 999, lora: None, backend_sampling: false, kv_layout: KvLayout::default() }
     }
 }
 
@@ -145,6 +147,7 @@ impl LlamaEngine {
             max_sequences: opts.max_sequences,
             load_ms,
             backend_sampling: opts.backend_sampling,
+            kv_layout: Some(opts.kv_layout),
         };
         Ok(LlamaEngine { commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
     }
@@ -332,10 +335,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         .with_n_batch(opts.batch_tokens as u32)
         .with_n_ubatch(opts.batch_tokens.min(512) as u32)
         .with_n_seq_max(slots as u32)
-        // One KV stream per sequence, as llama-batched-bench uses by default. A unified cache
-        // makes every token attend over all sequences' cells (masked): at 32 sequences that
-        // cost 24% of throughput on a vocabulary-bound model here, and more on a GPU.
-        .with_kv_unified(false)
+        .with_kv_unified(opts.kv_layout == KvLayout::Unified)
         // Sliding-window layers keep only their window (llama.cpp's default keeps the full
         // context for every layer): 15 of Gemma 3's 18 layers are sliding, so this cuts the
         // KV memory of 32 slots several-fold. Sequences only grow, so nothing needs the rest.
@@ -446,11 +446,14 @@ impl Batcher<'_> {
         }
     }
 
-    /// One decode over every running sequence: their next tokens first (cheap, latency
-    /// bound), then prompt chunks as far as the batch has room.
+    /// One decode over every running sequence: the next token of each decoding sequence is
+    /// always in (cheap, latency bound); prompt chunks fill the rest of the batch. Tokens go
+    /// in sequence-id order: with one KV stream per sequence llama.cpp cuts a ubatch wherever
+    /// the ids stop being consecutive, and one graph evaluation per ubatch is what a GPU pays.
     fn step(&mut self, batch: &mut LlamaBatch) {
         batch.clear();
-        let mut room = self.batch_tokens;
+        let decoding = self.slots.iter().flatten().filter(|s| s.next.is_some()).count();
+        let mut room = self.batch_tokens.saturating_sub(decoding);
         for (seq_id, slot) in self.slots.iter_mut().enumerate() {
             let Some(s) = slot else { continue };
             s.logits_at = None;
@@ -458,12 +461,6 @@ impl Batcher<'_> {
                 batch.add(tok, s.pos, &[seq_id as i32], true).expect("batch sized for one token per slot");
                 s.logits_at = Some(batch.n_tokens() - 1);
                 s.pos += 1;
-                room -= 1;
-            }
-        }
-        for (seq_id, slot) in self.slots.iter_mut().enumerate() {
-            let Some(s) = slot else { continue };
-            if s.next.is_some() || s.fed >= s.job.tokens.len() || room == 0 {
                 continue;
             }
             let take = (s.job.tokens.len() - s.fed).min(room);

@@ -162,6 +162,7 @@ impl MistralEngine {
             max_sequences: opts.max_sequences,
             load_ms,
             backend_sampling: false,
+            kv_layout: None,
         };
         Ok(MistralEngine { rt, model, tokenizer, info, next_id: AtomicUsize::new(0) })
     }

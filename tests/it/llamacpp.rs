@@ -50,23 +50,30 @@ fn llama_engine_evaluates_a_gguf_and_records_it() {
 fn batched_sequences_each_finish_once_and_greedy_is_reproducible() {
     let dir = tempfile::tempdir().unwrap();
     let one = dir.path().join("c1");
-    let eight = dir.path().join("c8");
     assert!(eval("llamacpp", &gguf(), &one, &["--limit", "12"]).status.success());
-    let o = eval("llamacpp", &gguf(), &eight, &["--limit", "12", "--concurrency", "8", "--max-seqs", "8"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let (a, b) = (lines(&one.join("predictions.jsonl")), lines(&eight.join("predictions.jsonl")));
-    assert_eq!(b.len(), 12);
-    let mut ids: Vec<&str> = b.iter().map(|p| p["id"].as_str().unwrap()).collect();
-    ids.sort();
-    ids.dedup();
-    assert_eq!(ids.len(), 12, "every case exactly once");
-    // Batched decoding is not bit-identical in general, but prompts are the same tokens and
-    // each answer belongs to its own case: it starts like the unbatched one.
-    for p in &b {
-        let q = a.iter().find(|q| q["id"] == p["id"]).unwrap();
-        assert_eq!(p["prompt_tokens"], q["prompt_tokens"], "{}", p["id"]);
-        let (x, y) = (p["output"].as_str().unwrap(), q["output"].as_str().unwrap());
-        assert_eq!(x.chars().next(), y.chars().next(), "{}: {x:?} vs {y:?}", p["id"]);
+    let a = lines(&one.join("predictions.jsonl"));
+    // Both KV layouts: a stream per sequence (ubatches cut at gaps in the sequence ids, here
+    // with prompts of different lengths in flight) and one unified cache.
+    for layout in ["per-sequence", "unified"] {
+        let eight = dir.path().join(format!("c8-{layout}"));
+        let o = eval("llamacpp", &gguf(), &eight, &["--limit", "12", "--concurrency", "8", "--max-seqs", "8", "--kv-layout", layout]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let b = lines(&eight.join("predictions.jsonl"));
+        assert_eq!(b.len(), 12);
+        let mut ids: Vec<&str> = b.iter().map(|p| p["id"].as_str().unwrap()).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 12, "{layout}: every case exactly once");
+        // Batched decoding is not bit-identical in general, but prompts are the same tokens
+        // and each answer belongs to its own case: it starts like the unbatched one.
+        for p in &b {
+            let q = a.iter().find(|q| q["id"] == p["id"]).unwrap();
+            assert_eq!(p["prompt_tokens"], q["prompt_tokens"], "{}", p["id"]);
+            let (x, y) = (p["output"].as_str().unwrap(), q["output"].as_str().unwrap());
+            assert_eq!(x.chars().next(), y.chars().next(), "{layout} {}: {x:?} vs {y:?}", p["id"]);
+        }
+        let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(eight.join("manifest.json")).unwrap()).unwrap();
+        assert_eq!(m["engine"]["kv_layout"], layout);
     }
     // Greedy at one slot is deterministic run to run.
     let again = dir.path().join("again");
@@ -99,11 +106,11 @@ fn both_engines_tokenize_alike_and_agree_on_the_same_weights() {
     assert!(same >= 6, "greedy f32 outputs should agree on nearly every case: {same}/8\n{a:?}\n{b:?}");
     // The parity command runs the same comparison case by case.
     let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
-        "--max-new-tokens", "4", "--variant", "engine:mistralrs", "--variant", "engine:llamacpp+concurrency:2", "--json"]);
+        "--max-new-tokens", "4", "--variant", "engine:mistralrs", "--variant", "engine:llamacpp+concurrency:2+kv-layout:unified", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["reference"], "engine:mistralrs");
-    assert_eq!(v["variants"][0]["label"], "engine:llamacpp+concurrency:2");
+    assert_eq!(v["variants"][0]["label"], "engine:llamacpp+concurrency:2+kv-layout:unified");
     assert_eq!(v["variants"][0]["n"], 3);
 }
 
