@@ -214,10 +214,17 @@ pub struct CallClock {
 
 impl CallClock {
     pub fn push(&mut self, delta: &str, elapsed_ms: f64) {
+        // Only the new text, and a marker's length before it, can hold new markers: a scan
+        // of the whole text per token would be quadratic in the answer's length.
+        let mut from = self.text.len().saturating_sub(END_CALL.len() - 1);
+        while !self.text.is_char_boundary(from) {
+            from -= 1;
+        }
+        let before = self.text[from..].matches(END_CALL).count();
         self.text.push_str(delta);
-        let calls = self.text.matches(END_CALL).count();
-        if calls > self.calls_seen {
-            self.calls_seen = calls;
+        let new_calls = self.text[from..].matches(END_CALL).count() - before;
+        if new_calls > 0 {
+            self.calls_seen += new_calls;
             self.last_call_ms = Some(elapsed_ms);
         }
     }
@@ -251,6 +258,35 @@ impl CallClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_marker_split_across_pieces_is_timed_when_it_completes() {
+        let mut c = CallClock::default();
+        let text = format!("{START_CALL}call:f{{}}{END_CALL}é{START_CALL}call:g{{}}{END_CALL}");
+        let mut ms = 0.0;
+        // Three bytes at a time, on character boundaries.
+        let mut rest = text.as_str();
+        let mut completed_at = Vec::new();
+        while !rest.is_empty() {
+            let mut n = rest.len().min(3);
+            while !rest.is_char_boundary(n) {
+                n += 1;
+            }
+            ms += 1.0;
+            let before = c.calls_seen;
+            c.push(&rest[..n], ms);
+            if c.calls_seen > before {
+                completed_at.push((c.text().len(), c.last_call_ms));
+            }
+            rest = &rest[n..];
+        }
+        assert_eq!(c.calls_seen, 2);
+        assert_eq!(c.text(), text);
+        let first_end = text.find(END_CALL).unwrap() + END_CALL.len();
+        assert_eq!(completed_at.len(), 2);
+        assert!(completed_at[0].0 >= first_end && completed_at[0].0 < first_end + 3, "{completed_at:?}");
+        assert_eq!(completed_at[1].0, text.len());
+    }
 
     fn clock(text: &str) -> CallClock {
         let mut c = CallClock::default();
