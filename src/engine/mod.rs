@@ -249,6 +249,9 @@ impl CallClock {
     /// True once the model has made at least one call and what it wrote after the last one
     /// cannot be the beginning of another call block.
     pub fn calls_finished(&self) -> bool {
+        if self.calls_seen == 0 {
+            return false;
+        }
         let Some(end) = self.text.rfind(END_CALL) else { return false };
         let tail = self.text[end + END_CALL.len()..].trim_start();
         !tail.is_empty() && !START_CALL.starts_with(tail) && !tail.starts_with(START_CALL)
