@@ -199,10 +199,6 @@ impl Engine for LlamaEngine {
         self.info.clone()
     }
 
-    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
-        self.generate_streaming(prompt, settings, &mut |_| true)
-    }
-
     fn generate_streaming(
         &self,
         prompt: &str,

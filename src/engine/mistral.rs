@@ -206,10 +206,6 @@ impl Engine for MistralEngine {
         self.info.clone()
     }
 
-    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
-        self.generate_streaming(prompt, settings, &mut |_| true)
-    }
-
     fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
         self.tokenizer.encode(prompt)
     }

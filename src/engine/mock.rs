@@ -25,9 +25,13 @@ impl Engine for MockEngine {
         EngineInfo { engine: "mock".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: 1, ..Default::default() }
     }
 
-    fn generate(&self, prompt: &str, _settings: &GenerationSettings) -> Result<Completion, EngineError> {
+    /// The scripted answer, delivered as one piece.
+    fn generate_streaming(&self, prompt: &str, _settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let text = (self.script)(prompt)?;
+        if !on_piece(&text) {
+            return Err(EngineError::Canceled);
+        }
         let n = text.len() as u64 / 4 + 1;
         Ok(Completion {
             text,
@@ -63,10 +67,6 @@ pub struct EchoEngine {
 impl Engine for EchoEngine {
     fn info(&self) -> EngineInfo {
         EngineInfo { engine: "mock-echo".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: usize::MAX, ..Default::default() }
-    }
-
-    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
-        self.generate_streaming(prompt, settings, &mut |_| true)
     }
 
     fn generate_streaming(&self, prompt: &str, _settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {

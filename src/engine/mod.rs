@@ -119,9 +119,8 @@ pub enum StreamEvent {
 /// engine's batching).
 pub trait Engine: Send + Sync {
     fn info(&self) -> EngineInfo;
-    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError>;
 
-    /// Like [`Engine::generate`], calling `on_piece` with each decoded piece of text; when it
+    /// Generates a completion, calling `on_piece` with each decoded piece of text; when it
     /// returns false the generation is canceled (its work freed) and `Canceled` returned.
     /// Engines that cannot stream deliver the whole text as one piece.
     fn generate_streaming(
@@ -129,12 +128,11 @@ pub trait Engine: Send + Sync {
         prompt: &str,
         settings: &GenerationSettings,
         on_piece: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Completion, EngineError> {
-        let c = self.generate(prompt, settings)?;
-        if !on_piece(&c.text) {
-            return Err(EngineError::Canceled);
-        }
-        Ok(c)
+    ) -> Result<Completion, EngineError>;
+
+    /// [`Engine::generate_streaming`] without watching the pieces.
+    fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
+        self.generate_streaming(prompt, settings, &mut |_| true)
     }
 
     /// The token ids the engine feeds for a rendered prompt.
