@@ -122,7 +122,7 @@ impl LlamaEngine {
             .name("llama.cpp".into())
             .spawn(move || worker_main(&path, &o, rx, ready_tx))
             .map_err(|e| load_err(gguf, e))?;
-        let Loaded { load_ms, file_type } = match ready_rx.recv() {
+        let Loaded { load_ms, file_type, device } = match ready_rx.recv() {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(load_err(gguf, "the llama.cpp thread died while loading")),
@@ -132,7 +132,7 @@ impl LlamaEngine {
             engine_version: LLAMA_CPP_2_VERSION.into(),
             dtype: "gguf".into(),
             quantization: file_type.map(file_type_name),
-            device: offload_device(opts).unwrap_or_else(|| "cpu".into()),
+            device: device.unwrap_or_else(|| "cpu".into()),
             backend_feature: backend_feature().into(),
             threads: Some(opts.threads.unwrap_or_else(available_cores)),
             max_sequences: opts.max_sequences,
@@ -147,6 +147,13 @@ impl LlamaEngine {
         let guard = self.commands.lock().map_err(|_| EngineError::Generate("engine lock poisoned".into()))?;
         let tx = guard.as_ref().ok_or_else(|| EngineError::Generate("engine is shut down".into()))?;
         tx.send(cmd).map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))
+    }
+
+    /// Sends a command that answers on a channel of its own, and waits for the answer.
+    fn ask<T>(&self, command: impl FnOnce(Sender<Result<T, EngineError>>) -> Command) -> Result<T, EngineError> {
+        let (tx, rx) = channel();
+        self.send(command(tx))?;
+        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
     }
 }
 
@@ -167,6 +174,8 @@ struct Loaded {
     load_ms: f64,
     /// The GGUF's `general.file_type`, as llama.cpp read it.
     file_type: Option<u32>,
+    /// The GPU the layers went to ([`offload_device`]).
+    device: Option<String>,
 }
 
 /// The name of a GGUF `general.file_type` (llama.cpp's llama_ftype numbering), e.g. `q4_k_m`.
@@ -225,15 +234,11 @@ impl Engine for LlamaEngine {
     }
 
     fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
-        let (tx, rx) = channel();
-        self.send(Command::Tokenize { text: prompt.to_string(), reply: tx })?;
-        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
+        self.ask(|reply| Command::Tokenize { text: prompt.to_string(), reply })
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
-        let (tx, rx) = channel();
-        self.send(Command::Detokenize { ids: ids.to_vec(), reply: tx })?;
-        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
+        self.ask(|reply| Command::Detokenize { ids: ids.to_vec(), reply })
     }
 }
 
@@ -362,7 +367,9 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         return;
     }
     let file_type = model.meta_val_str("general.file_type").ok().and_then(|v| v.parse().ok());
-    let _ = ready.send(Ok(Loaded { load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type }));
+    let device = offload_device(opts);
+    let parallel_sampling = device.is_some();
+    let _ = ready.send(Ok(Loaded { load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type, device }));
     drop(ready);
     Batcher {
         model: &model,
@@ -371,7 +378,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         batch_tokens: opts.batch_tokens,
         ctx_per_seq: opts.ctx_per_seq,
         backend_sampling: opts.backend_sampling,
-        parallel_sampling: offload_device(opts).is_some(),
+        parallel_sampling,
     }
     .run(rx);
 }
