@@ -67,12 +67,6 @@ impl Client {
         }
     }
 
-    /// Closes the sending half (the server still answers what was sent).
-    pub fn finish_sending(&self) -> Result<(), ClientError> {
-        self.writer.shutdown(std::net::Shutdown::Write)?;
-        Ok(())
-    }
-
     pub fn try_clone_writer(&self) -> Result<UnixStream, ClientError> {
         Ok(self.writer.try_clone()?)
     }

@@ -415,12 +415,22 @@ async fn spawn_work(shared: &Arc<Shared>, tx: &mpsc::Sender<Value>, pending: &Pe
 
 /// One model's answer: text, parsed calls, verdict (when the case can be judged), timings.
 fn outcome(shared: &Shared, case: Option<&Case>, judged: bool, c: &Completion) -> Value {
-    let (calls, shape, parse_error) = analyse_output(&c.text);
+    // Scoring analyses the output too: analyse it once either way.
+    let (calls, shape, parse_error, verdict) = match (case, judged) {
+        (Some(case), true) => {
+            let s = score_output(case, &c.text, &shared.cfg.scoring);
+            let verdict = json!({"valid": s.check.valid, "error_type": s.check.error_type, "error": s.check.error});
+            (s.calls, s.shape, s.parse_error, Some(verdict))
+        }
+        _ => {
+            let (calls, shape, parse_error) = analyse_output(&c.text);
+            (calls, shape, parse_error, None)
+        }
+    };
     let mut v = json!({"text": c.text, "finish_reason": c.finish_reason, "calls": calls, "shape": shape,
         "parse_error": parse_error, "timings": c.timings});
-    if let (Some(case), true) = (case, judged) {
-        let s = score_output(case, &c.text, &shared.cfg.scoring);
-        v["verdict"] = json!({"valid": s.check.valid, "error_type": s.check.error_type, "error": s.check.error});
+    if let Some(verdict) = verdict {
+        v["verdict"] = verdict;
     }
     v
 }
