@@ -7,7 +7,7 @@ use clap::Args;
 use crate::Error;
 use crate::engine::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
 use crate::engine::{Engine, EngineKind, GenerationSettings, KvLayout};
-use crate::models::{ModelError, ModelFormat, ResolvedModel, lora, resolve_as};
+use crate::models::{ModelFormat, ResolvedModel, lora, resolve_as};
 
 #[derive(Debug, Clone, Args)]
 pub struct ModelArgs {
@@ -38,25 +38,11 @@ impl ModelArgs {
                 })
             }
             EngineKind::Llamacpp => {
-                let mut base = resolve_as(&self.model, self.offline, ModelFormat::Gguf)?;
-                if let Some(a) = &self.adapter {
-                    // A GGUF LoRA file is applied as is; a PEFT directory is converted to one
-                    // (once, cached by its hash).
-                    let (converted, hash) = if a.is_dir() {
-                        let hash = crate::models::dir_hash(a)?;
-                        let out = crate::models::models_cache().join(format!("lora-{}.gguf", &hash[..16]));
-                        if !out.is_file() {
-                            crate::models::gguf_export::export_lora_gguf(a, &out)?;
-                        }
-                        (Some(out), hash)
-                    } else if a.is_file() {
-                        (None, crate::fsutil::sha256_file(a).map_err(|source| ModelError::Io { path: a.clone(), source })?)
-                    } else {
-                        return Err(ModelError::Adapter { path: a.clone(), message: "no such file or directory".into() }.into());
-                    };
-                    base.adapter = Some(crate::models::AdapterInfo { path: a.clone(), content_hash: hash, base_hash: base.content_hash.clone(), gguf: converted });
-                }
-                Ok(base)
+                let base = resolve_as(&self.model, self.offline, ModelFormat::Gguf)?;
+                Ok(match &self.adapter {
+                    Some(a) => lora::attach_gguf_adapter(base, a)?,
+                    None => base,
+                })
             }
         }
     }

@@ -67,6 +67,25 @@ pub(crate) fn scale(cfg: &AdapterConfig) -> f64 {
     if cfg.use_rslora { cfg.lora_alpha / cfg.r.sqrt() } else { cfg.lora_alpha / cfg.r }
 }
 
+/// Records `adapter` on a GGUF base for llama.cpp, which applies it at load: a GGUF LoRA
+/// file as is, a PEFT directory converted to one (once, cached by the adapter's hash).
+pub fn attach_gguf_adapter(mut base: ResolvedModel, adapter: &Path) -> Result<ResolvedModel, ModelError> {
+    let (converted, hash) = if adapter.is_dir() {
+        let hash = dir_hash(adapter)?;
+        let out = models_cache().join(format!("lora-{}.gguf", &hash[..16]));
+        if !out.is_file() {
+            super::gguf_export::export_lora_gguf(adapter, &out)?;
+        }
+        (Some(out), hash)
+    } else if adapter.is_file() {
+        (None, crate::fsutil::sha256_file(adapter).map_err(|source| ModelError::Io { path: adapter.to_path_buf(), source })?)
+    } else {
+        return Err(bad(adapter, "no such file or directory"));
+    };
+    base.adapter = Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: hash, base_hash: base.content_hash.clone(), gguf: converted });
+    Ok(base)
+}
+
 /// Returns the base model with the adapter merged in (made once, then cached).
 pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedModel, ModelError> {
     let cfg = read_config(adapter)?;
