@@ -28,6 +28,7 @@ use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::step_profile::{StepKind, StepProfile};
 use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, KvLayout, StreamEvent, available_cores, backend_feature};
 use crate::records::Timings;
 
@@ -379,6 +380,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
         ctx_per_seq: opts.ctx_per_seq,
         backend_sampling: opts.backend_sampling,
         parallel_sampling,
+        profile: StepProfile::from_env(),
     }
     .run(rx);
 }
@@ -395,6 +397,8 @@ struct Batcher<'m> {
     /// workers competed with them (a vocabulary-bound model, 2 cores, 8 / 32 in flight:
     /// 10.1 / 14.6 requests/s in parallel, 10.9 / 16.0 one after another).
     parallel_sampling: bool,
+    /// Phase timings per step (`FGBENCH_STEP_PROFILE`), printed when the loop ends.
+    profile: Option<StepProfile>,
 }
 
 impl Batcher<'_> {
@@ -407,7 +411,7 @@ impl Batcher<'_> {
             let first = if idle {
                 match rx.recv() {
                     Ok(c) => Some(c),
-                    Err(_) => return,
+                    Err(_) => break,
                 }
             } else {
                 None
@@ -428,6 +432,9 @@ impl Batcher<'_> {
                 continue;
             }
             self.step(&mut batch);
+        }
+        if let Some(p) = &self.profile {
+            eprint!("{}", p.render());
         }
     }
 
@@ -471,6 +478,9 @@ impl Batcher<'_> {
     /// in sequence-id order: with one KV stream per sequence llama.cpp cuts a ubatch wherever
     /// the ids stop being consecutive, and one graph evaluation per ubatch is what a GPU pays.
     fn step(&mut self, batch: &mut LlamaBatch) {
+        if let Some(p) = self.profile.as_mut() {
+            p.start();
+        }
         batch.clear();
         let decoding = self.slots.iter().flatten().filter(|s| s.next.is_some()).count();
         let mut room = self.batch_tokens.saturating_sub(decoding);
@@ -495,6 +505,8 @@ impl Batcher<'_> {
             s.fed += take;
             room -= take;
         }
+        let kind = if batch.n_tokens() as usize == decoding { StepKind::DecodeOnly(decoding) } else { StepKind::WithPrompt };
+        self.mark();
         if let Err(e) = self.ctx.decode(batch) {
             // A failed decode leaves the KV state of every sequence in the batch unknown:
             // fail them all and start clean.
@@ -506,6 +518,13 @@ impl Batcher<'_> {
             self.ctx.clear_kv_cache();
             return;
         }
+        self.mark();
+        if self.profile.is_some() {
+            // Separates the device's work (and the copy of the logits) from what follows;
+            // reading the first logits would wait for it anyway.
+            self.ctx.synchronize();
+            self.mark();
+        }
         for (seq_id, token) in self.sample_all() {
             match token {
                 Some(t) => {
@@ -515,6 +534,15 @@ impl Batcher<'_> {
                 }
                 None => self.retire(seq_id, Err(EngineError::Generate("llama.cpp's backend sampler returned no token".into()))),
             }
+        }
+        if let Some(p) = self.profile.as_mut() {
+            p.finish(kind, batch.n_tokens() as usize);
+        }
+    }
+
+    fn mark(&mut self) {
+        if let Some(p) = self.profile.as_mut() {
+            p.mark();
         }
     }
 

@@ -5,6 +5,7 @@
 pub mod llamacpp;
 pub mod mistral;
 pub mod mock;
+pub mod step_profile;
 pub mod tokenizer;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,143 @@
+//! Where a batching engine's step time goes, printed when the engine stops if
+//! `FGBENCH_STEP_PROFILE` is set. It is how the gap between fgbench's llama.cpp engine and
+//! `llama-batched-bench` on a GPU is located without a profiler there: the engine's own
+//! bookkeeping, llama.cpp's call, the wait for the device, and the host-side sampling.
+//!
+//! Steps are grouped by their batch: steps that only decode, by the number of sequences
+//! (the steady state of N in flight, comparable to llama-batched-bench's generation phase),
+//! and steps that also carry prompt tokens, together.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::time::Instant;
+
+/// The phases of one step, in order.
+pub const PHASES: [&str; 5] = ["between", "batch", "decode", "wait", "sample+stream"];
+
+#[derive(Default, Clone, Debug, PartialEq)]
+struct Totals {
+    steps: u64,
+    tokens: u64,
+    ms: [f64; PHASES.len()],
+}
+
+/// Accumulates phase times per kind of step.
+#[derive(Debug)]
+pub struct StepProfile {
+    by_kind: BTreeMap<StepKind, Totals>,
+    /// When the previous step ended (the start of the next "between" phase).
+    last_end: Option<Instant>,
+    marks: Vec<Instant>,
+}
+
+/// What a step's batch held.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum StepKind {
+    /// The next token of this many sequences and nothing else.
+    DecodeOnly(usize),
+    /// Prompt tokens, with or without decoding sequences.
+    WithPrompt,
+}
+
+impl StepProfile {
+    /// A profile if `FGBENCH_STEP_PROFILE` asks for one.
+    pub fn from_env() -> Option<StepProfile> {
+        std::env::var_os("FGBENCH_STEP_PROFILE").filter(|v| !v.is_empty() && v != "0").map(|_| StepProfile::new())
+    }
+
+    pub fn new() -> StepProfile {
+        StepProfile { by_kind: BTreeMap::new(), last_end: None, marks: Vec::with_capacity(PHASES.len() + 1) }
+    }
+
+    /// Marks the start of a step (the end of the time between steps).
+    pub fn start(&mut self) {
+        self.marks.clear();
+        let now = Instant::now();
+        self.marks.push(self.last_end.unwrap_or(now));
+        self.marks.push(now);
+    }
+
+    /// Marks the end of the current phase.
+    pub fn mark(&mut self) {
+        self.marks.push(Instant::now());
+    }
+
+    /// Ends the last phase and the step.
+    pub fn finish(&mut self, kind: StepKind, tokens: usize) {
+        self.mark();
+        let durations: Vec<f64> = self.marks.windows(2).map(|w| (w[1] - w[0]).as_secs_f64() * 1000.0).collect();
+        self.add(kind, tokens, &durations);
+        self.last_end = self.marks.last().copied();
+    }
+
+    /// Adds one step's phase durations (ms); missing trailing phases count as zero.
+    pub fn add(&mut self, kind: StepKind, tokens: usize, durations: &[f64]) {
+        let t = self.by_kind.entry(kind).or_default();
+        t.steps += 1;
+        t.tokens += tokens as u64;
+        for (sum, d) in t.ms.iter_mut().zip(durations) {
+            *sum += d;
+        }
+    }
+
+    /// One line per kind of step: count, tokens per step and mean ms per phase.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        for (kind, t) in &self.by_kind {
+            let label = match kind {
+                StepKind::DecodeOnly(n) => format!("decode-only, {n} sequences"),
+                StepKind::WithPrompt => "with prompt tokens".to_string(),
+            };
+            let n = t.steps as f64;
+            let phases: Vec<String> = PHASES.iter().zip(t.ms).map(|(p, ms)| format!("{p} {:.3}", ms / n)).collect();
+            let total: f64 = t.ms.iter().sum::<f64>() / n;
+            let _ = writeln!(out, "step profile: {label}: {} steps, {:.1} tokens/step; ms/step: {}; total {total:.3}", t.steps, t.tokens as f64 / n, phases.join(", "));
+        }
+        out
+    }
+}
+
+impl Default for StepProfile {
+    fn default() -> Self {
+        StepProfile::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn steps_are_grouped_by_kind_and_averaged_per_phase() {
+        let mut p = StepProfile::new();
+        p.add(StepKind::DecodeOnly(32), 32, &[1.0, 0.0, 2.0, 3.0, 4.0]);
+        p.add(StepKind::DecodeOnly(32), 32, &[3.0, 0.0, 2.0, 5.0, 0.0]);
+        p.add(StepKind::WithPrompt, 500, &[0.5, 0.5]);
+        let text = p.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2, "{text}");
+        assert!(lines[0].contains("decode-only, 32 sequences: 2 steps, 32.0 tokens/step"), "{text}");
+        assert!(lines[0].contains("between 2.000, batch 0.000, decode 2.000, wait 4.000, sample+stream 2.000; total 10.000"), "{text}");
+        assert!(lines[1].contains("with prompt tokens: 1 steps, 500.0 tokens/step"), "{text}");
+        assert!(lines[1].contains("decode 0.000"), "{text}");
+    }
+
+    #[test]
+    fn a_timed_step_fills_every_phase() {
+        let mut p = StepProfile::new();
+        for _ in 0..2 {
+            p.start();
+            for _ in 0..PHASES.len() - 2 {
+                p.mark();
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+            p.finish(StepKind::DecodeOnly(1), 1);
+        }
+        let t = &p.by_kind[&StepKind::DecodeOnly(1)];
+        assert_eq!(t.steps, 2);
+        // The sleep falls in the last phase, and the first step's end starts the second's
+        // "between" phase.
+        assert!(t.ms[PHASES.len() - 1] >= 4.0, "{:?}", t.ms);
+        assert!(t.ms[..PHASES.len() - 1].iter().all(|ms| *ms < 2.0), "{:?}", t.ms);
+    }
+}
