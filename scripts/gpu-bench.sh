@@ -3,94 +3,124 @@
 # both engines and llama.cpp's own tools on the same random-weight model with the exact shape
 # of Gemma 3 270M (real weights cannot travel there), BFCL prompts in the official format.
 #
-# Prepare here (see docs/performance.md, "GPU"):
+# Prepare here with scripts/gpu-pack.sh (see docs/performance.md, "GPU"):
 #   gpu/fgbench.xz        release build with --features cuda-dl (mistral.rs on CUDA; llama.cpp
 #                         linked as shared libraries), stripped, xz
 #   gpu/llama-cuda.tar.xz llama.cpp (the source llama-cpp-sys-2 vendors) built with CUDA as
-#                         shared libraries + llama-bench + llama-batched-bench; or
-#   gpu/llama.cpp.tar.xz  that source, built here when no prebuilt libraries came along
+#                         shared libraries + llama-bench + llama-batched-bench (GPU_PACK_LLAMA=1
+#                         builds it here: ~1 h on 2 cores, saves ~3.5 min of device time); or
+#   gpu/llama.cpp.tar.xz  that source, built there when no prebuilt libraries came along
 #   gpu/vocab.gguf.xz     the Gemma 3 vocabulary (models export-gguf --vocab-only)
 #   gpu/bfcl-sample.jsonl BFCL cases (fgbench.case/1)
-# Then: scripts/gpu-bench.sh [build|measure|all]; results go to $OUT (default ./gpu-out).
+#
+#   scripts/gpu-bench.sh [build|measure|all]      results in $OUT (default ./gpu-out)
+# Sections run in order of importance and each is skipped once BUDGET seconds (default 540)
+# have passed, so a short device lease still brings back the llama-batched-bench comparison.
+# Every llama.cpp-engine run prints its step profile (FGBENCH_STEP_PROFILE). SMOKE=1 is a dry
+# run with tiny sizes, for checking this script on a CPU machine (FG=path to a CPU build,
+# LLAMA_BIN=dir of CPU llama-bench / llama-batched-bench, GPU_DIR=a scratch copy of gpu/).
 set -uo pipefail
-cd "$(dirname "$0")/../gpu"
-OUT=${OUT:-$PWD/../gpu-out}
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+cd "${GPU_DIR:-$REPO/gpu}"
+OUT=${OUT:-$REPO/gpu-out}
 mkdir -p "$OUT"
 START=$(date +%s)
+BUDGET=${BUDGET:-540}
+SMOKE=${SMOKE:-}
 log() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$OUT/log.txt"; }
 step=${1:-all}
+export FGBENCH_STEP_PROFILE=1
 
 if [[ $step == build || $step == all ]]; then
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$OUT/gpu.txt"
+  { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU"; } | tee "$OUT/gpu.txt"
   lscpu | grep -E "Model name|^CPU\(s\)" | tee -a "$OUT/gpu.txt"
-  [[ -x fgbench ]] || { xz -dkf fgbench.xz && chmod +x fgbench; }
+  [[ -n ${FG:-} || -x fgbench ]] || { xz -dkf fgbench.xz && chmod +x fgbench; }
   [[ -f vocab.gguf ]] || xz -dkf vocab.gguf.xz
-  if [[ -f llama-cuda.tar.xz ]]; then
+  if [[ -n ${LLAMA_BIN:-} || -x build/bin/llama-bench ]]; then
+    :
+  elif [[ -f llama-cuda.tar.xz ]]; then
     tar xJf llama-cuda.tar.xz
-  elif [[ ! -x build/bin/llama-bench ]]; then
+  else
     log "building llama.cpp with CUDA"
     tar xJf llama.cpp.tar.xz
     cmake -S llama.cpp -B build -G Ninja -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=ON \
       -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF \
-      -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.txt" 2>&1
+      -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release >"$OUT/cmake.txt" 2>&1
     cmake --build build -j "$(nproc)" --target llama-bench llama-batched-bench >>"$OUT/cmake.txt" 2>&1 || { log "llama.cpp build failed"; tail -30 "$OUT/cmake.txt"; }
   fi
   log "llama.cpp ready"
 fi
 
+LLAMA_BIN=${LLAMA_BIN:-$PWD/build/bin}
 libs=$(find "$PWD/build" -name 'libggml*.so*' -printf '%h\n' 2>/dev/null | sort -u | tr '\n' ':')
 cudalibs=$(dirname "$(find / -name 'libcublas.so.13' 2>/dev/null | head -1)")
 export LD_LIBRARY_PATH="$libs$cudalibs:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH:-}"
-FG="$PWD/fgbench"
+FG=${FG:-$PWD/fgbench}
 T="timeout 240"
 
 if [[ $step == build || $step == all ]]; then
   ldd "$FG" | grep -E "llama|ggml|cuda|cublas" | tee "$OUT/ldd.txt"
   [[ -d rand-f16 ]] || $T "$FG" models random --out rand-f16 --dtype f16 --tokenizer-from vocab.gguf 2>&1 | tail -1
-  [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
-  log "random models written"
+  log "random f16 model written"
 fi
 
+# Sizes: prompt/new tokens of the speed runs, bench repetitions, BFCL cases at 1 / 8+ in flight.
+if [[ -n $SMOKE ]]; then P=64 N=8 REPS=8 C1=4 CN=16 MC=2; else P=384 N=64 REPS=96 C1=48 CN=320 MC=16; fi
+M=rand-f16/model.gguf
+# due NAME: whether a section may still start; logs it either way.
+due() {
+  if (($(date +%s) - START > BUDGET)); then log "skipped (over the ${BUDGET}s budget): $1"; return 1; fi
+  log "$1"
+}
+# run NAME SHOW CMD...: the whole output to $OUT/NAME.log; the lines matching SHOW (results,
+# step profiles) to the screen and $OUT/summary.txt.
+TOOL='^\|' BENCH='^conc|^ +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9.]+ |^load|^step profile' EVAL='^run:|^step profile'
+PARITY='^reference|^variant|%|^step profile'
+run() {
+  local name=$1 show=$2; shift 2
+  $T "$@" >"$OUT/$name.log" 2>&1
+  local rc=$?
+  grep -E "$show" "$OUT/$name.log" | tee -a "$OUT/summary.txt"
+  ((rc == 0)) || { log "$name: exit status $rc (see $name.log)"; grep -m3 -E "error|panic" "$OUT/$name.log"; }
+}
+bench_llama() { # NAME CONCURRENCY [EXTRA ARGS...]
+  local name=$1 conc=$2; shift 2
+  run "$name" "$BENCH" "$FG" bench --engine llamacpp --model $M --dataset $REPO/datasets/demo.jsonl --prompt-tokens $P --max-new-tokens $N --ignore-eos \
+    --concurrency "$conc" --repetitions $REPS --warmup 4 "$@"
+}
+eval_llama() { # NAME CONCURRENCY CASES [EXTRA ARGS...]
+  local name=$1 conc=$2 cases=$3; shift 3
+  run "$name" "$EVAL" "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit "$cases" --max-new-tokens $N --ignore-eos \
+    --concurrency "$conc" --out "$OUT/$name" "$@"
+}
+
 if [[ $step == measure || $step == all ]]; then
-  M=rand-f16/model.gguf
-  log "llama-bench"
-  $T build/bin/llama-bench -m $M -ngl 99 -fa 1 -p 384 -n 64 -r 3 2>&1 | grep -E "^\|" | tee "$OUT/llama-bench.txt"
-  log "llama-batched-bench"
-  $T build/bin/llama-batched-bench -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 -npp 384 -ntg 64 -npl 1,8,32 2>&1 | grep -E "^\|" | tee "$OUT/llama-batched-bench.txt"
-  log "fgbench bench, llama.cpp engine"
-  $T "$FG" bench --engine llamacpp --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos --concurrency 1,8,32 \
-    --repetitions 64 --warmup 4 --out "$OUT/bench-llamacpp" 2>&1 | tail -6 | tee "$OUT/bench-llamacpp.txt"
-  log "fgbench bench, llama.cpp engine, one unified KV cache (the default is a stream per sequence)"
-  $T "$FG" bench --engine llamacpp --kv-layout unified --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
-    --concurrency 8,32 --repetitions 64 --warmup 4 2>&1 | tail -4 | tee "$OUT/bench-llamacpp-kv-unified.txt"
-  log "fgbench bench, llama.cpp engine, 4 CPU threads (do llama.cpp's spinning threads slow host sampling?)"
-  $T "$FG" bench --engine llamacpp --threads 4 --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
-    --concurrency 32 --repetitions 64 --warmup 4 2>&1 | tail -3 | tee "$OUT/bench-llamacpp-threads4.txt"
-  log "fgbench bench, llama.cpp engine, backend (GPU) sampling"
-  $T "$FG" bench --engine llamacpp --backend-sampling --model $M --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --ignore-eos \
-    --concurrency 1,8,32 --repetitions 64 --warmup 4 2>&1 | tail -5 | tee "$OUT/bench-llamacpp-backend-sampling.txt"
+  # 1. The yardsticks and the target: llama.cpp's tools, fgbench at 1 / 8 / 32 in flight.
+  due "llama-bench" && run llama-bench "$TOOL" "$LLAMA_BIN/llama-bench" -m $M -ngl 99 -fa 1 -p $P -n $N -r 3
+  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
+    -npp $P -ntg $N -npl 1,8,32
+  due "fgbench bench, llama.cpp engine (KV stream per sequence)" && bench_llama bench-llamacpp 1,8,32
+  due "fgbench bench, llama.cpp engine, backend (GPU) sampling" && bench_llama bench-llamacpp-backend-sampling 1,8,32 --backend-sampling
+  due "fgbench bench, llama.cpp engine, one unified KV cache" && bench_llama bench-llamacpp-kv-unified 8,32 --kv-layout unified
+  # 2. BFCL prompts (mean ~670 tokens, up to ~6,000) through eval.
   for c in 1 8 32; do
-    n=$((c == 1 ? 48 : 320))
-    log "fgbench eval, llama.cpp, concurrency $c, $n BFCL cases"
-    $T "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit $n --max-new-tokens 64 --ignore-eos \
-      --concurrency $c --ctx-per-seq 8192 --out "$OUT/eval-llamacpp-c$c" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
+    due "fgbench eval, llama.cpp, concurrency $c" && eval_llama eval-llamacpp-c$c $c $((c == 1 ? C1 : CN))
   done
-  log "fgbench eval, llama.cpp, concurrency 32, unified KV cache"
-  $T "$FG" eval --engine llamacpp --kv-layout unified --model $M --dataset bfcl-sample.jsonl --limit 320 --max-new-tokens 64 --ignore-eos \
-    --concurrency 32 --out "$OUT/eval-llamacpp-c32-kv-unified" 2>&1 | grep -E "^run:" | tee -a "$OUT/eval.txt"
-  log "fgbench bench, mistral.rs (bf16)"
-  $T "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 --dataset ../datasets/demo.jsonl --prompt-tokens 384 --max-new-tokens 64 --concurrency 1 \
-    --repetitions 4 --warmup 1 2>&1 | tail -4 | tee "$OUT/bench-mistralrs.txt"
-  # QUICK=1 (a rerun on a short device budget) skips the slow mistral.rs evals and parity.
-  for c in $([[ -n ${QUICK:-} ]] || echo 1 32); do
-    log "fgbench eval, mistral.rs, concurrency $c"
-    $T "$FG" eval --engine mistralrs --dtype bf16 --model rand-f16 --dataset bfcl-sample.jsonl --limit $((c == 1 ? 16 : 64)) --max-new-tokens 64 \
-      --concurrency $c --out "$OUT/eval-mistralrs-c$c" >"$OUT/eval-mistralrs-c$c.log" 2>&1
-    echo "mistral.rs concurrency $c: exit status $?" | tee -a "$OUT/eval.txt"
-    grep -E "^run:" "$OUT/eval-mistralrs-c$c.log" | tee -a "$OUT/eval.txt"
+  due "fgbench eval, llama.cpp, concurrency 32, backend sampling" && eval_llama eval-llamacpp-c32-backend-sampling 32 $CN --backend-sampling
+  due "fgbench eval, llama.cpp, concurrency 32, unified KV cache" && eval_llama eval-llamacpp-c32-kv-unified 32 $CN --kv-layout unified
+  due "fgbench bench, llama.cpp engine, 4 CPU threads" && bench_llama bench-llamacpp-threads4 32 --threads 4
+  # 3. Correctness: greedy parity GPU f32 vs CPU f32, and mistral.rs f32 on the GPU.
+  if due "parity: llama.cpp GPU f32 vs CPU f32 vs mistral.rs f32"; then
+    [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
+    run parity "$PARITY" "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit $MC --max-new-tokens 32 \
+      --variant base --variant gpu-layers:0 --variant engine:mistralrs+dtype:f32
+  fi
+  # 4. mistral.rs (bf16), unchanged since session 2's numbers: last.
+  due "fgbench bench, mistral.rs (bf16)" && run bench-mistralrs "$BENCH" "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 \
+    --dataset $REPO/datasets/demo.jsonl --prompt-tokens $P --max-new-tokens $N --concurrency 1 --repetitions 4 --warmup 1
+  for c in 1 32; do
+    due "fgbench eval, mistral.rs, concurrency $c" && run eval-mistralrs-c$c "$EVAL" "$FG" eval --engine mistralrs --dtype bf16 --model rand-f16 \
+      --dataset bfcl-sample.jsonl --limit $((c == 1 ? MC : 4 * MC)) --max-new-tokens $N --concurrency $c --out "$OUT/eval-mistralrs-c$c"
   done
-  log "parity: GPU f32 vs CPU f32 (llama.cpp), and mistral.rs f32 on the GPU"
-  [[ -n ${QUICK:-} ]] || $T "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit 16 --max-new-tokens 32 \
-    --variant base --variant gpu-layers:0 --variant engine:mistralrs+dtype:f32 2>&1 | tail -8 | tee "$OUT/parity.txt"
   log "done"
 fi

@@ -13,7 +13,7 @@
 //!   tokens, the stop sequences, the length limit, and the optional stop after the calls.
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Instant;
 
@@ -91,14 +91,11 @@ struct Job {
     events: Sender<StreamEvent>,
 }
 
-enum Command {
-    Generate(Job),
-    Tokenize { text: String, reply: Sender<Result<Vec<u32>, EngineError>> },
-    Detokenize { ids: Vec<u32>, reply: Sender<Result<String, EngineError>> },
-}
-
 pub struct LlamaEngine {
-    commands: std::sync::Mutex<Option<Sender<Command>>>,
+    /// Shared with the engine thread: llama.cpp's vocabulary is read-only once loaded, so
+    /// callers tokenize on their own threads instead of queueing behind a decode step.
+    model: Arc<LlamaModel>,
+    commands: std::sync::Mutex<Option<Sender<Job>>>,
     worker: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     info: EngineInfo,
 }
@@ -115,7 +112,7 @@ impl LlamaEngine {
             return Err(load_err(lora, "no such GGUF LoRA file"));
         }
         backend()?;
-        let (tx, rx) = channel::<Command>();
+        let (tx, rx) = channel::<Job>();
         let (ready_tx, ready_rx) = channel::<Result<Loaded, EngineError>>();
         let path = gguf.to_path_buf();
         let o = opts.clone();
@@ -123,7 +120,7 @@ impl LlamaEngine {
             .name("llama.cpp".into())
             .spawn(move || worker_main(&path, &o, rx, ready_tx))
             .map_err(|e| load_err(gguf, e))?;
-        let Loaded { load_ms, file_type, device } = match ready_rx.recv() {
+        let Loaded { model, load_ms, file_type, device } = match ready_rx.recv() {
             Ok(Ok(l)) => l,
             Ok(Err(e)) => return Err(e),
             Err(_) => return Err(load_err(gguf, "the llama.cpp thread died while loading")),
@@ -141,20 +138,13 @@ impl LlamaEngine {
             backend_sampling: opts.backend_sampling,
             kv_layout: Some(opts.kv_layout),
         };
-        Ok(LlamaEngine { commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
+        Ok(LlamaEngine { model, commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
     }
 
-    fn send(&self, cmd: Command) -> Result<(), EngineError> {
+    fn send(&self, job: Job) -> Result<(), EngineError> {
         let guard = self.commands.lock().map_err(|_| EngineError::Generate("engine lock poisoned".into()))?;
         let tx = guard.as_ref().ok_or_else(|| EngineError::Generate("engine is shut down".into()))?;
-        tx.send(cmd).map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))
-    }
-
-    /// Sends a command that answers on a channel of its own, and waits for the answer.
-    fn ask<T>(&self, command: impl FnOnce(Sender<Result<T, EngineError>>) -> Command) -> Result<T, EngineError> {
-        let (tx, rx) = channel();
-        self.send(command(tx))?;
-        rx.recv().map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))?
+        tx.send(job).map_err(|_| EngineError::Generate("the llama.cpp thread is gone".into()))
     }
 }
 
@@ -172,6 +162,7 @@ fn offload_device(opts: &LlamaOptions) -> Option<String> {
 
 /// What the engine thread reports once the model is loaded.
 struct Loaded {
+    model: Arc<LlamaModel>,
     load_ms: f64,
     /// The GGUF's `general.file_type`, as llama.cpp read it.
     file_type: Option<u32>,
@@ -219,7 +210,7 @@ impl Engine for LlamaEngine {
         let ids = self.encode(prompt)?;
         let (tx, rx) = channel();
         let job = Job { tokens: ids.into_iter().map(|i| LlamaToken(i as i32)).collect(), settings: settings.clone(), start, events: tx };
-        self.send(Command::Generate(job))?;
+        self.send(job)?;
         for event in rx {
             match event {
                 StreamEvent::Piece(p) => {
@@ -235,11 +226,11 @@ impl Engine for LlamaEngine {
     }
 
     fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
-        self.ask(|reply| Command::Tokenize { text: prompt.to_string(), reply })
+        Ok(tokenize(&self.model, prompt))
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {
-        self.ask(|reply| Command::Detokenize { ids: ids.to_vec(), reply })
+        Ok(detokenize(&self.model, ids))
     }
 }
 
@@ -313,7 +304,7 @@ impl Sequence {
     }
 }
 
-fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: Sender<Result<Loaded, EngineError>>) {
+fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, ready: Sender<Result<Loaded, EngineError>>) {
     let start = Instant::now();
     let loaded = (|| {
         let backend = backend()?;
@@ -332,6 +323,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
             return;
         }
     };
+    let model = Arc::new(model);
     let slots = opts.max_sequences.max(1);
     let threads = opts.threads.unwrap_or_else(available_cores) as i32;
     let n_ctx = (slots * opts.ctx_per_seq.max(64)) as u32;
@@ -370,7 +362,7 @@ fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Command>, ready: S
     let file_type = model.meta_val_str("general.file_type").ok().and_then(|v| v.parse().ok());
     let device = offload_device(opts);
     let parallel_sampling = device.is_some();
-    let _ = ready.send(Ok(Loaded { load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type, device }));
+    let _ = ready.send(Ok(Loaded { model: model.clone(), load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type, device }));
     drop(ready);
     Batcher {
         model: &model,
@@ -402,7 +394,7 @@ struct Batcher<'m> {
 }
 
 impl Batcher<'_> {
-    fn run(&mut self, rx: Receiver<Command>) {
+    fn run(&mut self, rx: Receiver<Job>) {
         let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
         let mut batch = LlamaBatch::new(self.batch_tokens, self.slots.len() as i32);
         loop {
@@ -416,17 +408,7 @@ impl Batcher<'_> {
             } else {
                 None
             };
-            for cmd in first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())) {
-                match cmd {
-                    Command::Generate(job) => waiting.push_back(job),
-                    Command::Tokenize { text, reply } => {
-                        let _ = reply.send(self.tokenize(&text));
-                    }
-                    Command::Detokenize { ids, reply } => {
-                        let _ = reply.send(Ok(self.detokenize(&ids)));
-                    }
-                }
-            }
+            waiting.extend(first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())));
             self.admit(&mut waiting);
             if self.slots.iter().all(Option::is_none) {
                 continue;
@@ -436,25 +418,6 @@ impl Batcher<'_> {
         if let Some(p) = &self.profile {
             eprint!("{}", p.render());
         }
-    }
-
-    fn tokenize(&self, text: &str) -> Result<Vec<u32>, EngineError> {
-        let vocab = self.model.vocab();
-        let mut ids: Vec<u32> = vocab.tokenize(text.as_bytes(), false, true).into_iter().map(|t| t.0 as u32).collect();
-        let bos = vocab.bos().0 as u32;
-        while ids.len() > 1 && ids[0] == bos && ids[1] == bos {
-            ids.remove(0);
-        }
-        if ids.first() != Some(&bos) {
-            ids.insert(0, bos);
-        }
-        Ok(ids)
-    }
-
-    fn detokenize(&self, ids: &[u32]) -> String {
-        let vocab = self.model.vocab();
-        let bytes: Vec<u8> = ids.iter().flat_map(|&i| vocab.token_to_piece(LlamaToken(i as i32), true, None)).collect();
-        String::from_utf8_lossy(&bytes).into_owned()
     }
 
     /// Moves waiting jobs into free slots; a prompt that cannot fit is refused at once.
@@ -636,6 +599,26 @@ impl Batcher<'_> {
         s.next = Some(token);
         None
     }
+}
+
+/// Token ids of a prompt, llama.cpp parsing the special tokens, with exactly one `<bos>` first.
+fn tokenize(model: &LlamaModel, text: &str) -> Vec<u32> {
+    let vocab = model.vocab();
+    let mut ids: Vec<u32> = vocab.tokenize(text.as_bytes(), false, true).into_iter().map(|t| t.0 as u32).collect();
+    let bos = vocab.bos().0 as u32;
+    while ids.len() > 1 && ids[0] == bos && ids[1] == bos {
+        ids.remove(0);
+    }
+    if ids.first() != Some(&bos) {
+        ids.insert(0, bos);
+    }
+    ids
+}
+
+fn detokenize(model: &LlamaModel, ids: &[u32]) -> String {
+    let vocab = model.vocab();
+    let bytes: Vec<u8> = ids.iter().flat_map(|&i| vocab.token_to_piece(LlamaToken(i as i32), true, None)).collect();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 /// The longest valid UTF-8 prefix of `bytes`, removed from it (a token may end inside a

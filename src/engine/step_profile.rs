@@ -11,7 +11,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::time::Instant;
 
-/// The phases of one step, in order.
+/// The phases of one step, in order: the engine loop outside steps (taking requests,
+/// tokenizing, admitting; waits for work included), building the batch, llama.cpp's decode
+/// call, the wait for the device to finish (and the logits to arrive), and sampling plus
+/// streaming the pieces and stop rules.
 pub const PHASES: [&str; 5] = ["between", "batch", "decode", "wait", "sample+stream"];
 
 #[derive(Default, Clone, Debug, PartialEq)]
@@ -80,14 +83,30 @@ impl StepProfile {
         }
     }
 
-    /// One line per kind of step: count, tokens per step and mean ms per phase.
+    /// One line per kind of step: count, tokens per step and mean ms per phase. Decode-only
+    /// steps: the three most frequent batch sizes, the rest in one line.
     pub fn render(&self) -> String {
+        let mut decode: Vec<(usize, &Totals)> = self.by_kind.iter().filter_map(|(k, t)| if let StepKind::DecodeOnly(n) = k { Some((*n, t)) } else { None }).collect();
+        decode.sort_by_key(|(n, t)| (std::cmp::Reverse(t.steps), *n));
+        let mut lines: Vec<(String, Totals)> = decode.iter().take(3).map(|(n, t)| (format!("decode-only, {n} sequences"), (*t).clone())).collect();
+        if decode.len() > 3 {
+            let rest = &decode[3..];
+            let (lo, hi) = (rest.iter().map(|r| r.0).min().unwrap_or(0), rest.iter().map(|r| r.0).max().unwrap_or(0));
+            let mut sum = Totals::default();
+            for (_, t) in rest {
+                sum.steps += t.steps;
+                sum.tokens += t.tokens;
+                for (a, b) in sum.ms.iter_mut().zip(t.ms) {
+                    *a += b;
+                }
+            }
+            lines.push((format!("decode-only, other sizes ({lo}-{hi} sequences)"), sum));
+        }
+        if let Some(t) = self.by_kind.get(&StepKind::WithPrompt) {
+            lines.push(("with prompt tokens".to_string(), t.clone()));
+        }
         let mut out = String::new();
-        for (kind, t) in &self.by_kind {
-            let label = match kind {
-                StepKind::DecodeOnly(n) => format!("decode-only, {n} sequences"),
-                StepKind::WithPrompt => "with prompt tokens".to_string(),
-            };
+        for (label, t) in lines {
             let n = t.steps as f64;
             let phases: Vec<String> = PHASES.iter().zip(t.ms).map(|(p, ms)| format!("{p} {:.3}", ms / n)).collect();
             let total: f64 = t.ms.iter().sum::<f64>() / n;
@@ -120,6 +139,23 @@ mod tests {
         assert!(lines[0].contains("between 2.000, batch 0.000, decode 2.000, wait 4.000, sample+stream 2.000; total 10.000"), "{text}");
         assert!(lines[1].contains("with prompt tokens: 1 steps, 500.0 tokens/step"), "{text}");
         assert!(lines[1].contains("decode 0.000"), "{text}");
+    }
+
+    #[test]
+    fn rare_batch_sizes_are_summed_into_one_line() {
+        let mut p = StepProfile::new();
+        for (n, steps) in [(32, 50), (31, 5), (30, 4), (7, 1), (3, 1)] {
+            for _ in 0..steps {
+                p.add(StepKind::DecodeOnly(n), n, &[0.0, 0.0, 1.0]);
+            }
+        }
+        let text = p.render();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 4, "{text}");
+        assert!(lines[0].contains("decode-only, 32 sequences: 50 steps"), "{text}");
+        assert!(lines[1].contains("decode-only, 31 sequences: 5 steps"), "{text}");
+        assert!(lines[2].contains("decode-only, 30 sequences: 4 steps"), "{text}");
+        assert!(lines[3].contains("decode-only, other sizes (3-7 sequences): 2 steps, 5.0 tokens/step"), "{text}");
     }
 
     #[test]
