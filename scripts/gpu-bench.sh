@@ -13,7 +13,7 @@
 #   gpu/vocab.gguf.xz     the Gemma 3 vocabulary (models export-gguf --vocab-only)
 #   gpu/bfcl-sample.jsonl BFCL cases (fgbench.case/1)
 #
-#   scripts/gpu-bench.sh [build|measure|all]      results in $OUT (default ./gpu-out)
+#   scripts/gpu-bench.sh [build|measure|all|tune|confirm|ab ARGS...]  results in $OUT (default ./gpu-out)
 # Sections run in order of importance and each is skipped once BUDGET seconds (default 540)
 # have passed, so a short device lease still brings back the llama-batched-bench comparison.
 # Every llama.cpp-engine run prints its step profile (FGBENCH_STEP_PROFILE). SMOKE=1 is a dry
@@ -31,7 +31,7 @@ log() { echo "[$(($(date +%s) - START))s] $*" | tee -a "$OUT/log.txt"; }
 step=${1:-all}
 export FGBENCH_STEP_PROFILE=1
 
-if [[ $step == build || $step == all ]]; then
+if [[ $step != measure ]]; then
   { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU"; } | tee "$OUT/gpu.txt"
   lscpu | grep -E "Model name|^CPU\(s\)" | tee -a "$OUT/gpu.txt"
   [[ -n ${FG:-} || -x fgbench ]] || { xz -dkf fgbench.xz && chmod +x fgbench; }
@@ -58,7 +58,7 @@ export LD_LIBRARY_PATH="$libs$cudalibs:/usr/local/nvidia/lib64:${LD_LIBRARY_PATH
 FG=${FG:-$PWD/fgbench}
 T="timeout 240"
 
-if [[ $step == build || $step == all ]]; then
+if [[ $step != measure ]]; then
   ldd "$FG" | grep -E "llama|ggml|cuda|cublas" | tee "$OUT/ldd.txt"
   [[ -d rand-f16 ]] || $T "$FG" models random --out rand-f16 --dtype f16 --tokenizer-from vocab.gguf 2>&1 | tail -1
   log "random f16 model written"
@@ -93,6 +93,67 @@ eval_llama() { # NAME CONCURRENCY CASES [EXTRA ARGS...]
   run "$name" "$EVAL" "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit "$cases" --max-new-tokens $N --ignore-eos \
     --concurrency "$conc" --out "$OUT/$name" "$@"
 }
+
+if [[ $step == tune ]]; then
+  # The llama.cpp engine's GPU settings against the yardstick: CPU threads (llama.cpp keeps
+  # the input embedding lookup on the CPU) and micro-batch size (with a KV stream per sequence
+  # llama.cpp splits a batch into micro-batches of equal tokens per sequence).
+  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
+    -npp $P -ntg $N -npl 32
+  for t in 2 4 8 16; do
+    for ub in 512 2048; do
+      due "bench c32, $t threads, ubatch $ub" && bench_llama bench-c32-t$t-ub$ub 32 --threads $t --ubatch-tokens $ub
+    done
+  done
+  due "bench c32, 4 threads, batch 4096, ubatch 4096" && bench_llama bench-c32-t4-b4096 32 --threads 4 --batch-tokens 4096 --ubatch-tokens 4096
+  for ub in 512 2048; do
+    due "eval c32, 4 threads, ubatch $ub" && eval_llama eval-c32-t4-ub$ub 32 $CN --threads 4 --ubatch-tokens $ub
+  done
+  due "eval c8, 4 threads, ubatch 2048" && eval_llama eval-c8-t4-ub2048 8 $CN --threads 4 --ubatch-tokens 2048
+  log "done"
+fi
+
+if [[ $step == ab ]]; then
+  # scripts/gpu-bench.sh ab "ARGS A" "ARGS B" ...: fgbench bench at 32 in flight with each set
+  # of extra arguments ("" = the defaults), interleaved twice, for settings within noise.
+  shift
+  REPS=$((2 * REPS))
+  for round in 1 2; do
+    i=0
+    for args in "$@"; do
+      i=$((i + 1))
+      # shellcheck disable=SC2086 # each variant is a list of arguments
+      due "bench c32 [${args:-defaults}] round $round" && bench_llama bench-ab$i-r$round 32 $args
+    done
+  done
+  log "done"
+fi
+
+if [[ $step == confirm ]]; then
+  # The defaults against the yardstick in one run: llama-batched-bench and fgbench at 32 in
+  # flight interleaved three times (their means move by ~5% between runs), then the tables.
+  REPS=$((2 * REPS))
+  due "llama-bench" && run llama-bench "$TOOL" "$LLAMA_BIN/llama-bench" -m $M -ngl 99 -fa 1 -p $P -n $N -r 3
+  for round in 1 2 3; do
+    due "llama-batched-bench, 32 sequences, round $round" && run llama-batched-bench-r$round "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M \
+      -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 -npp $P -ntg $N -npl 32
+    due "fgbench bench, 32 in flight, round $round" && bench_llama bench-llamacpp-c32-r$round 32
+  done
+  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
+    -npp $P -ntg $N -npl 1,8,32
+  due "llama-batched-bench -b 4096 -ub 4096" && run llama-batched-bench-ub4096 "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 \
+    -b 4096 -ub 4096 -npp $P -ntg $N -npl 1,8,32
+  due "fgbench bench, llama.cpp engine, defaults" && bench_llama bench-llamacpp 1,8
+  for c in 1 8 32; do
+    due "fgbench eval, llama.cpp, concurrency $c" && eval_llama eval-llamacpp-c$c $c $((c == 1 ? C1 : CN))
+  done
+  if due "parity: llama.cpp GPU f32 vs CPU f32"; then
+    [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
+    run parity "$PARITY" "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit $MC --max-new-tokens 32 \
+      --variant base --variant gpu-layers:0
+  fi
+  log "done"
+fi
 
 if [[ $step == measure || $step == all ]]; then
   # 1. The yardsticks and the target: llama.cpp's tools, fgbench at 1 / 8 / 32 in flight.

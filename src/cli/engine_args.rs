@@ -83,6 +83,14 @@ pub struct EngineArgs {
     /// llama.cpp: context tokens per sequence (prompt + new tokens must fit).
     #[arg(long, default_value_t = 8192)]
     pub ctx_per_seq: usize,
+    /// llama.cpp: tokens per decode call, which prompt chunks of admitted requests fill
+    /// (default: 4096 on a GPU, 2048 on CPU).
+    #[arg(long)]
+    pub batch_tokens: Option<usize>,
+    /// llama.cpp: tokens per micro-batch, one graph evaluation each (default: the whole
+    /// batch on a GPU, 512 on CPU).
+    #[arg(long)]
+    pub ubatch_tokens: Option<usize>,
     /// llama.cpp: layers offloaded to the GPU in cuda/metal builds.
     #[arg(long, default_value_t = 999)]
     pub gpu_layers: u32,
@@ -130,10 +138,16 @@ impl EngineArgs {
         if self.dtype.is_some() || self.isq.is_some() || self.prefix_cache.is_some() {
             return Err(Error::Usage("--dtype, --isq and --prefix-cache are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
         }
+        let max_sequences = self.max_seqs.unwrap_or(concurrency.max(1));
+        if let Some(b) = self.batch_tokens.filter(|b| *b < max_sequences) {
+            return Err(Error::Usage(format!("--batch-tokens {b} cannot hold the next token of {max_sequences} sequences")));
+        }
         let opts = LlamaOptions {
             // Slots beyond the requests in flight would only hold KV memory.
-            max_sequences: self.max_seqs.unwrap_or(concurrency.max(1)),
+            max_sequences,
             ctx_per_seq: self.ctx_per_seq,
+            batch_tokens: self.batch_tokens,
+            ubatch_tokens: self.ubatch_tokens,
             threads: self.threads,
             gpu_layers: self.gpu_layers,
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),

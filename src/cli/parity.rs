@@ -21,7 +21,7 @@ pub struct ParityArgs {
     pub limit: Option<usize>,
     /// Variants to run, the first being the reference: `base` (the engine flags as given),
     /// `engine:mistralrs`, `engine:llamacpp`, `isq:q8_0`, `dtype:bf16`, `concurrency:4`,
-    /// `gpu-layers:0` (llama.cpp on the CPU), `kv-layout:unified`, `model:SOURCE` (another file of the same model,
+    /// `gpu-layers:0` (llama.cpp on the CPU), `kv-layout:unified`, `ubatch-tokens:512`, `model:SOURCE` (another file of the same model,
     /// e.g. a Q8_0 GGUF against the f32 one), or
     /// several joined by `+` (`engine:llamacpp+concurrency:8`). Repeat the flag.
     #[arg(long = "variant", required = true, num_args = 1)]
@@ -47,7 +47,7 @@ struct Variant {
 
 fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
     let mut e = base.clone();
-    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, model:SOURCE, isq:TYPE, dtype:TYPE, concurrency:N, gpu-layers:N or kv-layout:LAYOUT (joined by +)"));
+    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, model:SOURCE, isq:TYPE, dtype:TYPE, concurrency:N, gpu-layers:N, kv-layout:LAYOUT or ubatch-tokens:N (joined by +)"));
     let mut concurrency = 1;
     let mut model = None;
     for part in spec.split('+') {
@@ -62,6 +62,7 @@ fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
             "concurrency" => concurrency = v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?,
             "gpu-layers" => e.gpu_layers = v.parse().map_err(|_| bad())?,
             "kv-layout" => e.kv_layout = <crate::engine::KvLayout as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?,
+            "ubatch-tokens" => e.ubatch_tokens = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?),
             "model" => model = Some(v.to_string()),
             _ => return Err(bad()),
         }

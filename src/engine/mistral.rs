@@ -163,6 +163,8 @@ impl MistralEngine {
             load_ms,
             backend_sampling: false,
             kv_layout: None,
+            batch_tokens: None,
+            ubatch_tokens: None,
         };
         Ok(MistralEngine { rt, model, tokenizer, info, next_id: AtomicUsize::new(0) })
     }

@@ -77,6 +77,11 @@ pub struct EngineInfo {
     /// How the KV cache is laid out across sequences (llama.cpp).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kv_layout: Option<KvLayout>,
+    /// Tokens per decode call and per micro-batch (llama.cpp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_tokens: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ubatch_tokens: Option<usize>,
 }
 
 /// llama.cpp's KV cache across the sequences of a batch.
