@@ -8,7 +8,7 @@
 #                         linked as shared libraries), stripped, xz
 #   gpu/llama-cuda.tar.xz llama.cpp (the source llama-cpp-sys-2 vendors) built with CUDA as
 #                         shared libraries + llama-bench + llama-batched-bench (GPU_PACK_LLAMA=1
-#                         builds it here: ~1 h on 2 cores, saves ~3.5 min of device time); or
+#                         builds it here: ~27 min on 2 cores, saves ~3.5 min of device time); or
 #   gpu/llama.cpp.tar.xz  that source, built there when no prebuilt libraries came along
 #   gpu/vocab.gguf.xz     the Gemma 3 vocabulary (models export-gguf --vocab-only)
 #   gpu/bfcl-sample.jsonl BFCL cases (fgbench.case/1)

@@ -3,7 +3,7 @@
 # network: a CUDA build of fgbench (cuda-dl: mistral.rs on CUDA, llama.cpp as shared libraries
 # from the same source), the Gemma 3 vocabulary, BFCL cases, and llama.cpp: built here with
 # CUDA as shared libraries plus llama-bench and llama-batched-bench (GPU_PACK_LLAMA=1 builds
-# them: ~1 h on 2 cores, once; it saves ~3.5 minutes of device time), or else its source for
+# them: ~27 minutes on 2 cores, once; it saves ~3.5 minutes of device time), or else its source for
 # the GPU machine to build. Needs ../shared/cuda/toolchain.sh's CUDA 13.0 (or a CUDA toolkit).
 #   [GPU_PACK_LLAMA=1] scripts/gpu-pack.sh          (CUDA_TARGET_DIR: where the CUDA build goes)
 set -euo pipefail
