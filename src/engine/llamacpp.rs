@@ -2,8 +2,8 @@
 //! only module that imports it.
 //!
 //! - Loads GGUF files directly, optionally with a GGUF LoRA adapter.
-//! - Continuous batching: one engine thread owns the model and its context and runs a loop
-//!   over sequence slots. Each step puts into one llama.cpp batch the next token of every
+//! - Continuous batching: one engine thread owns the context (the model is shared, read-only,
+//!   with the callers, who tokenize on their own threads) and runs a loop over sequence slots. Each step puts into one llama.cpp batch the next token of every
 //!   running sequence plus prompt chunks of newly admitted ones, decodes once, samples, and
 //!   retires finished sequences (clearing their KV). Requests wait in a channel until a slot
 //!   is free, so `--concurrency 32` becomes 32 sequences in one batch, not 32 turns.
