@@ -84,6 +84,36 @@ fn batched_sequences_each_finish_once_and_greedy_is_reproducible() {
 }
 
 #[test]
+fn batch_sizes_are_settable_recorded_and_the_steps_profiled() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("small");
+    let ds = repo_file("datasets/demo.jsonl");
+    // Micro-batches of 32 tokens: every prompt (50+ tokens) runs as several graph evaluations,
+    // and batches of 96 split the prompts of four sequences over several steps.
+    let args = ["eval", "--engine", "llamacpp", "--model", &gguf(), "--dataset", &ds, "--out", out.to_str().unwrap(), "--limit", "4",
+        "--max-new-tokens", "6", "--concurrency", "4", "--batch-tokens", "96", "--ubatch-tokens", "32"];
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).env("FGBENCH_STEP_PROFILE", "1").output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(lines(&out.join("predictions.jsonl")).len(), 4);
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["engine"]["batch_tokens"], 96);
+    assert_eq!(m["engine"]["ubatch_tokens"], 32);
+    let err = stderr(&o);
+    let prompt_steps = err.lines().find(|l| l.starts_with("step profile: with prompt tokens:")).unwrap_or_else(|| panic!("{err}"));
+    // No step carries more than its batch.
+    let per_step: f64 = prompt_steps.split(", ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{prompt_steps}"));
+    assert!(per_step <= 96.0 && per_step > 4.0, "{prompt_steps}");
+    assert!(err.contains("step profile: decode-only, "), "{err}");
+    // Without the variable, no profile.
+    let plain = eval("llamacpp", &gguf(), &dir.path().join("plain"), &["--limit", "1", "--max-new-tokens", "2"]);
+    assert!(plain.status.success() && !stderr(&plain).contains("step profile"), "{}", stderr(&plain));
+    // A batch must hold the next token of every sequence in flight.
+    let o = eval("llamacpp", &gguf(), &dir.path().join("tiny"), &["--limit", "4", "--concurrency", "4", "--batch-tokens", "2"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("--batch-tokens 2 cannot hold the next token of 4 sequences"), "{}", stderr(&o));
+}
+
+#[test]
 fn both_engines_tokenize_alike_and_agree_on_the_same_weights() {
     // The fixture directory holds the same f32 weights as safetensors (mistral.rs) and GGUF
     // (llama.cpp); the GGUF's vocabulary was recovered from tokenizer.json.
