@@ -67,7 +67,7 @@ fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &dyn Engine, target: 
 }
 
 pub fn run(a: BenchArgs) -> Result<i32, Error> {
-    if a.concurrency.iter().any(|&c| c == 0) || a.repetitions == 0 {
+    if a.concurrency.contains(&0) || a.repetitions == 0 {
         return Err(Error::Usage("--concurrency levels and --repetitions must be at least 1".into()));
     }
     let ds = Dataset::load(&a.dataset)?;

@@ -153,7 +153,6 @@ impl EngineArgs {
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
             backend_sampling: self.backend_sampling,
             kv_layout: self.kv_layout,
-            ..LlamaOptions::default()
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
     }
