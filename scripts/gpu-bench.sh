@@ -93,13 +93,30 @@ eval_llama() { # NAME CONCURRENCY CASES [EXTRA ARGS...]
   run "$name" "$EVAL" "$FG" eval --engine llamacpp --model $M --dataset bfcl-sample.jsonl --limit "$cases" --max-new-tokens $N --ignore-eos \
     --concurrency "$conc" --out "$OUT/$name" "$@"
 }
+evals_llama() { # BFCL through eval at 1 / 8 / 32 in flight, the defaults
+  for c in 1 8 32; do
+    due "fgbench eval, llama.cpp, concurrency $c" && eval_llama eval-llamacpp-c$c $c $((c == 1 ? C1 : CN))
+  done
+}
+llama_bench() {
+  due "llama-bench" && run llama-bench "$TOOL" "$LLAMA_BIN/llama-bench" -m $M -ngl 99 -fa 1 -p $P -n $N -r 3
+}
+batched_bench() { # NAME SEQUENCES [EXTRA ARGS...]: llama-batched-bench as usually run (-b 2048
+  # -ub 512); later arguments override.
+  local name=$1 npl=$2; shift 2
+  run "$name" "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 -npp $P -ntg $N -npl "$npl" "$@"
+}
+parity_f32() { # VARIANT...: greedy parity on the f32 random model, 32 new tokens
+  [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
+  run parity "$PARITY" "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit $MC --max-new-tokens 32 \
+    "${@/#/--variant=}"
+}
 
 if [[ $step == tune ]]; then
   # The llama.cpp engine's GPU settings against the yardstick: CPU threads (llama.cpp keeps
   # the input embedding lookup on the CPU) and micro-batch size (with a KV stream per sequence
   # llama.cpp splits a batch into micro-batches of equal tokens per sequence).
-  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
-    -npp $P -ntg $N -npl 32
+  due "llama-batched-bench" && batched_bench llama-batched-bench 32
   for t in 2 4 8 16; do
     for ub in 512 2048; do
       due "bench c32, $t threads, ubatch $ub" && bench_llama bench-c32-t$t-ub$ub 32 --threads $t --ubatch-tokens $ub
@@ -133,49 +150,33 @@ if [[ $step == confirm ]]; then
   # The defaults against the yardstick in one run: llama-batched-bench and fgbench at 32 in
   # flight interleaved three times (their means move by ~5% between runs), then the tables.
   REPS=$((2 * REPS))
-  due "llama-bench" && run llama-bench "$TOOL" "$LLAMA_BIN/llama-bench" -m $M -ngl 99 -fa 1 -p $P -n $N -r 3
+  llama_bench
   for round in 1 2 3; do
-    due "llama-batched-bench, 32 sequences, round $round" && run llama-batched-bench-r$round "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M \
-      -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 -npp $P -ntg $N -npl 32
+    due "llama-batched-bench, 32 sequences, round $round" && batched_bench llama-batched-bench-r$round 32
     due "fgbench bench, 32 in flight, round $round" && bench_llama bench-llamacpp-c32-r$round 32
   done
-  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
-    -npp $P -ntg $N -npl 1,8,32
-  due "llama-batched-bench -b 4096 -ub 4096" && run llama-batched-bench-ub4096 "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 \
-    -b 4096 -ub 4096 -npp $P -ntg $N -npl 1,8,32
+  due "llama-batched-bench" && batched_bench llama-batched-bench 1,8,32
+  due "llama-batched-bench -b 4096 -ub 4096" && batched_bench llama-batched-bench-ub4096 1,8,32 -b 4096 -ub 4096
   due "fgbench bench, llama.cpp engine, defaults" && bench_llama bench-llamacpp 1,8
-  for c in 1 8 32; do
-    due "fgbench eval, llama.cpp, concurrency $c" && eval_llama eval-llamacpp-c$c $c $((c == 1 ? C1 : CN))
-  done
-  if due "parity: llama.cpp GPU f32 vs CPU f32"; then
-    [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
-    run parity "$PARITY" "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit $MC --max-new-tokens 32 \
-      --variant base --variant gpu-layers:0
-  fi
+  evals_llama
+  due "parity: llama.cpp GPU f32 vs CPU f32" && parity_f32 base gpu-layers:0
   log "done"
 fi
 
 if [[ $step == measure || $step == all ]]; then
   # 1. The yardsticks and the target: llama.cpp's tools, fgbench at 1 / 8 / 32 in flight.
-  due "llama-bench" && run llama-bench "$TOOL" "$LLAMA_BIN/llama-bench" -m $M -ngl 99 -fa 1 -p $P -n $N -r 3
-  due "llama-batched-bench" && run llama-batched-bench "$TOOL" "$LLAMA_BIN/llama-batched-bench" -m $M -ngl 99 -fa 1 -c 40960 -b 2048 -ub 512 \
-    -npp $P -ntg $N -npl 1,8,32
+  llama_bench
+  due "llama-batched-bench" && batched_bench llama-batched-bench 1,8,32
   due "fgbench bench, llama.cpp engine (KV stream per sequence)" && bench_llama bench-llamacpp 1,8,32
   due "fgbench bench, llama.cpp engine, backend (GPU) sampling" && bench_llama bench-llamacpp-backend-sampling 1,8,32 --backend-sampling
   due "fgbench bench, llama.cpp engine, one unified KV cache" && bench_llama bench-llamacpp-kv-unified 8,32 --kv-layout unified
   # 2. BFCL prompts (mean ~670 tokens, up to ~6,000) through eval.
-  for c in 1 8 32; do
-    due "fgbench eval, llama.cpp, concurrency $c" && eval_llama eval-llamacpp-c$c $c $((c == 1 ? C1 : CN))
-  done
+  evals_llama
   due "fgbench eval, llama.cpp, concurrency 32, backend sampling" && eval_llama eval-llamacpp-c32-backend-sampling 32 $CN --backend-sampling
   due "fgbench eval, llama.cpp, concurrency 32, unified KV cache" && eval_llama eval-llamacpp-c32-kv-unified 32 $CN --kv-layout unified
   due "fgbench bench, llama.cpp engine, 4 CPU threads" && bench_llama bench-llamacpp-threads4 32 --threads 4
   # 3. Correctness: greedy parity GPU f32 vs CPU f32, and mistral.rs f32 on the GPU.
-  if due "parity: llama.cpp GPU f32 vs CPU f32 vs mistral.rs f32"; then
-    [[ -d rand-f32 ]] || $T "$FG" models random --out rand-f32 --dtype f32 --tokenizer-from vocab.gguf 2>&1 | tail -1
-    run parity "$PARITY" "$FG" parity --engine llamacpp --model rand-f32 --dataset bfcl-sample.jsonl --limit $MC --max-new-tokens 32 \
-      --variant base --variant gpu-layers:0 --variant engine:mistralrs+dtype:f32
-  fi
+  due "parity: llama.cpp GPU f32 vs CPU f32 vs mistral.rs f32" && parity_f32 base gpu-layers:0 engine:mistralrs+dtype:f32
   # 4. mistral.rs (bf16), unchanged since session 2's numbers: last.
   due "fgbench bench, mistral.rs (bf16)" && run bench-mistralrs "$BENCH" "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 \
     --dataset $REPO/datasets/demo.jsonl --prompt-tokens $P --max-new-tokens $N --concurrency 1 --repetitions 4 --warmup 1
