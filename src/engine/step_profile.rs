@@ -24,8 +24,20 @@ struct Totals {
     ms: [f64; PHASES.len()],
 }
 
+impl Totals {
+    /// Adds `steps` steps of `tokens` tokens in all, and their phase times (ms); missing
+    /// trailing phases count as zero.
+    fn add(&mut self, steps: u64, tokens: u64, ms: &[f64]) {
+        self.steps += steps;
+        self.tokens += tokens;
+        for (sum, d) in self.ms.iter_mut().zip(ms) {
+            *sum += d;
+        }
+    }
+}
+
 /// Accumulates phase times per kind of step.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct StepProfile {
     by_kind: BTreeMap<StepKind, Totals>,
     /// When the previous step ended (the start of the next "between" phase).
@@ -45,11 +57,7 @@ pub enum StepKind {
 impl StepProfile {
     /// A profile if `FGBENCH_STEP_PROFILE` asks for one.
     pub fn from_env() -> Option<StepProfile> {
-        std::env::var_os("FGBENCH_STEP_PROFILE").filter(|v| !v.is_empty() && v != "0").map(|_| StepProfile::new())
-    }
-
-    pub fn new() -> StepProfile {
-        StepProfile { by_kind: BTreeMap::new(), last_end: None, marks: Vec::with_capacity(PHASES.len() + 1) }
+        std::env::var_os("FGBENCH_STEP_PROFILE").filter(|v| !v.is_empty() && v != "0").map(|_| StepProfile::default())
     }
 
     /// Marks the start of a step (the end of the time between steps).
@@ -75,12 +83,7 @@ impl StepProfile {
 
     /// Adds one step's phase durations (ms); missing trailing phases count as zero.
     pub fn add(&mut self, kind: StepKind, tokens: usize, durations: &[f64]) {
-        let t = self.by_kind.entry(kind).or_default();
-        t.steps += 1;
-        t.tokens += tokens as u64;
-        for (sum, d) in t.ms.iter_mut().zip(durations) {
-            *sum += d;
-        }
+        self.by_kind.entry(kind).or_default().add(1, tokens as u64, durations);
     }
 
     /// One line per kind of step: count, tokens per step and mean ms per phase. Decode-only
@@ -94,11 +97,7 @@ impl StepProfile {
             let (lo, hi) = (rest.iter().map(|r| r.0).min().unwrap_or(0), rest.iter().map(|r| r.0).max().unwrap_or(0));
             let mut sum = Totals::default();
             for (_, t) in rest {
-                sum.steps += t.steps;
-                sum.tokens += t.tokens;
-                for (a, b) in sum.ms.iter_mut().zip(t.ms) {
-                    *a += b;
-                }
+                sum.add(t.steps, t.tokens, &t.ms);
             }
             lines.push((format!("decode-only, other sizes ({lo}-{hi} sequences)"), sum));
         }
@@ -116,19 +115,13 @@ impl StepProfile {
     }
 }
 
-impl Default for StepProfile {
-    fn default() -> Self {
-        StepProfile::new()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn steps_are_grouped_by_kind_and_averaged_per_phase() {
-        let mut p = StepProfile::new();
+        let mut p = StepProfile::default();
         p.add(StepKind::DecodeOnly(32), 32, &[1.0, 0.0, 2.0, 3.0, 4.0]);
         p.add(StepKind::DecodeOnly(32), 32, &[3.0, 0.0, 2.0, 5.0, 0.0]);
         p.add(StepKind::WithPrompt, 500, &[0.5, 0.5]);
@@ -143,7 +136,7 @@ mod tests {
 
     #[test]
     fn rare_batch_sizes_are_summed_into_one_line() {
-        let mut p = StepProfile::new();
+        let mut p = StepProfile::default();
         for (n, steps) in [(32, 50), (31, 5), (30, 4), (7, 1), (3, 1)] {
             for _ in 0..steps {
                 p.add(StepKind::DecodeOnly(n), n, &[0.0, 0.0, 1.0]);
@@ -160,7 +153,7 @@ mod tests {
 
     #[test]
     fn a_timed_step_fills_every_phase() {
-        let mut p = StepProfile::new();
+        let mut p = StepProfile::default();
         for _ in 0..2 {
             p.start();
             for _ in 0..PHASES.len() - 2 {
