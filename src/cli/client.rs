@@ -143,34 +143,20 @@ fn compare(socket: &std::path::Path, a: CompareArgs) -> Result<i32, Error> {
 fn load_bench(socket: &std::path::Path, a: LoadBenchArgs) -> Result<i32, Error> {
     println!("{:>5} {:>6} {:>9} {:>10} {:>10} {:>10} {:>7}", "conc", "reqs", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors");
     for &conc in &a.concurrency {
-        let next = std::sync::atomic::AtomicUsize::new(0);
+        // One connection per concurrent client.
+        let clients: Vec<std::sync::Mutex<Client>> = (0..conc.max(1)).map(|_| Client::connect(socket).map(std::sync::Mutex::new)).collect::<Result<_, _>>().map_err(client_err)?;
+        let results = std::sync::Mutex::new(Vec::new());
         let start = Instant::now();
-        let results: Vec<Result<(f64, bool), Error>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..conc.max(1))
-                .map(|w| {
-                    let (a, next) = (&a, &next);
-                    s.spawn(move || -> Result<Vec<(f64, bool)>, Error> {
-                        let mut c = Client::connect(socket).map_err(client_err)?;
-                        let mut out = Vec::new();
-                        loop {
-                            let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                            if i >= a.requests {
-                                return Ok(out);
-                            }
-                            let req = json!({"id": format!("{w}-{i}"), "type": "generate", "model": a.model, "case_id": a.cases[i % a.cases.len()],
-                                "settings": {"max_new_tokens": a.max_new_tokens}});
-                            let t = Instant::now();
-                            let v = c.request(&req, |_| {}).map_err(client_err)?;
-                            out.push((t.elapsed().as_secs_f64() * 1000.0, v["type"] == "error"));
-                        }
-                    })
-                })
-                .collect();
-            handles.into_iter().flat_map(|h| match h.join().expect("client thread") {
-                Ok(v) => v.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            }).collect()
+        crate::pool::for_each_index(a.requests, conc, |w, i| {
+            let req = json!({"id": format!("{w}-{i}"), "type": "generate", "model": a.model, "case_id": a.cases[i % a.cases.len()],
+                "settings": {"max_new_tokens": a.max_new_tokens}});
+            let t = Instant::now();
+            let answer = clients[w].lock().unwrap_or_else(|p| p.into_inner()).request(&req, |_| {});
+            let ok = answer.is_ok();
+            results.lock().unwrap_or_else(|p| p.into_inner()).push(answer.map(|v| (t.elapsed().as_secs_f64() * 1000.0, v["type"] == "error")).map_err(client_err));
+            ok
         });
+        let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
         let wall = start.elapsed().as_secs_f64();
         let mut ms = Vec::new();
         let mut errors = 0;

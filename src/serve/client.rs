@@ -57,7 +57,9 @@ impl Client {
         let id = request.get("id").cloned().unwrap_or(Value::Null);
         loop {
             let v = self.recv()?.ok_or_else(|| ClientError::Closed(id.to_string()))?;
-            if v.get("id") != Some(&id) && !id.is_null() {
+            // An error the server could not tie to an id (our line was unreadable) ends it too.
+            let unreadable = v.get("type").and_then(|t| t.as_str()) == Some("error") && v.get("id").is_none_or(Value::is_null);
+            if v.get("id") != Some(&id) && !id.is_null() && !unreadable {
                 continue;
             }
             if is_final(&v) {

@@ -103,6 +103,9 @@ pub enum CaseInput {
 pub struct Settings {
     pub max_new_tokens: Option<usize>,
     pub temperature: Option<f64>,
+    pub top_k: Option<usize>,
+    pub top_p: Option<f64>,
+    pub min_p: Option<f64>,
     pub seed: Option<u64>,
     pub stop_after_calls: Option<bool>,
 }
@@ -115,6 +118,15 @@ impl Settings {
         }
         if self.temperature.is_some() {
             g.temperature = self.temperature;
+        }
+        if self.top_k.is_some() {
+            g.top_k = self.top_k;
+        }
+        if self.top_p.is_some() {
+            g.top_p = self.top_p;
+        }
+        if self.min_p.is_some() {
+            g.min_p = self.min_p;
         }
         if self.seed.is_some() {
             g.seed = self.seed;
@@ -145,6 +157,11 @@ pub enum ErrorCode {
     Engine,
     Load,
     ShuttingDown,
+    /// Not allowed by the server's policy (a load outside --model-dir, a download without
+    /// --allow-fetch, past --max-models, `shutdown` without --allow-shutdown).
+    Forbidden,
+    /// The request failed inside the server (a bug): logged, and the server goes on.
+    Internal,
 }
 
 /// Classifies a request line that did not deserialize.

@@ -16,20 +16,20 @@ use serde_json::{Value, json};
 use crate::cli::repo_file;
 use crate::engine::fixture;
 
-struct Server {
-    child: Child,
-    socket: PathBuf,
+pub struct Server {
+    pub child: Child,
+    pub socket: PathBuf,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
-    fn start(extra: &[&str]) -> Server {
+    pub fn start(extra: &[&str]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("fg.sock");
         Server::start_at(dir, socket, extra)
     }
 
-    fn start_at(dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
+    pub fn start_at(dir: tempfile::TempDir, socket: PathBuf, extra: &[&str]) -> Server {
         let child = Command::new(env!("CARGO_BIN_EXE_fgbench"))
             .args(["serve", "--socket", socket.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl")])
             .args(extra)
@@ -46,16 +46,27 @@ impl Server {
         s
     }
 
-    fn client(&self) -> Client {
+    /// A server started by the caller (with its own environment), once it listens.
+    pub fn adopt(child: Child, socket: PathBuf) -> Server {
+        let s = Server { child, socket, _dir: tempfile::tempdir().unwrap() };
+        let t = Instant::now();
+        while UnixStream::connect(&s.socket).is_err() {
+            assert!(t.elapsed() < Duration::from_secs(60), "server did not come up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        s
+    }
+
+    pub fn client(&self) -> Client {
         Client::connect(&self.socket).unwrap()
     }
 
-    fn ask(&self, req: Value) -> Value {
+    pub fn ask(&self, req: Value) -> Value {
         self.client().request(&req, |_| {}).unwrap()
     }
 
     /// Waits for the process to exit; its exit code and stderr.
-    fn wait(mut self) -> (Option<i32>, String) {
+    pub fn wait(mut self) -> (Option<i32>, String) {
         let t = Instant::now();
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
@@ -76,7 +87,7 @@ impl Drop for Server {
     }
 }
 
-fn in_flight(s: &Server) -> u64 {
+pub fn in_flight(s: &Server) -> u64 {
     s.ask(json!({"id": "s", "type": "stats"}))["in_flight"].as_u64().unwrap()
 }
 
@@ -224,7 +235,7 @@ fn a_client_that_disconnects_mid_stream_frees_its_work() {
 
 #[test]
 fn shutdown_lets_requests_finish_then_removes_the_socket() {
-    let s = Server::start(&["--model", "slow=mock:echo:10"]);
+    let s = Server::start(&["--model", "slow=mock:echo:10", "--allow-shutdown"]);
     let mut c = s.client();
     c.send(&json!({"id": "busy", "type": "generate", "model": "slow", "prompt": "w".repeat(8 * 30)})).unwrap();
     std::thread::sleep(Duration::from_millis(50));
@@ -307,7 +318,7 @@ fn live_answers_equal_batch_answers_and_models_compare_side_by_side() {
     let o = crate::cli::fgbench(&["eval", "--engine", "llamacpp", "--model", gguf.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
         "--out", out.to_str().unwrap(), "--limit", "4", "--max-new-tokens", "12"]);
     assert!(o.status.success(), "{}", crate::cli::stderr(&o));
-    let s = Server::start(&["--engine", "llamacpp", "--model", &format!("a={}", gguf.display()), "--max-new-tokens", "12"]);
+    let s = Server::start(&["--engine", "llamacpp", "--model", &format!("a={}", gguf.display()), "--max-new-tokens", "12", "--model-dir", fixture().to_str().unwrap()]);
     let results = lines(&out.join("results.jsonl"));
     for r in &results {
         let v = s.ask(json!({"id": r["id"], "type": "call", "model": "a", "case_id": r["id"]}));
@@ -325,8 +336,12 @@ fn live_answers_equal_batch_answers_and_models_compare_side_by_side() {
     let v = s.ask(json!({"id": "c", "type": "compare", "models": ["a", "b"], "case_id": "demo_simple_0"}));
     assert_eq!(v["type"], "compare", "{v}");
     assert_eq!(v["results"]["a"]["text"], results[0]["output"]);
-    assert!(v["results"]["b"]["text"].is_string() && v["identical"].is_boolean(), "{v}");
+    // `identical` says whether the two texts are the same, not just that there are two.
+    let (ta, tb) = (v["results"]["a"]["text"].as_str().unwrap(), v["results"]["b"]["text"].as_str().unwrap());
+    assert_eq!(v["identical"], json!(ta == tb), "{v}");
     assert!(v["results"]["b"]["verdict"]["valid"].is_boolean());
+    let v = s.ask(json!({"id": "cc", "type": "compare", "models": ["a", "a"], "case_id": "demo_simple_0"}));
+    assert_eq!(v["code"], "bad_request", "a model named twice: {v}");
     // A bare case (tools + messages) is rendered by the codec; no verdict without answers.
     let case: Value = serde_json::from_str(std::fs::read_to_string(repo_file("datasets/demo.jsonl")).unwrap().lines().next().unwrap()).unwrap();
     let v = s.ask(json!({"id": "bare", "type": "generate", "model": "a", "case": {"tools": case["tools"], "messages": case["messages"]}}));
