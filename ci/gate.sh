@@ -2,7 +2,8 @@
 # The script a CI job calls: evaluate the candidate checkpoint, gate it against the stored
 # baseline, and write a report (uploaded as an artifact). Exit status is the gate's.
 #
-#   ci/gate.sh MODEL [ADAPTER]        (env: DATASET, BASELINE, OUT, FGBENCH)
+#   ci/gate.sh MODEL [ADAPTER]        (env: DATASET, BASELINE, OUT, FGBENCH, CONFIG)
+# Exit: 0 pass, 1 regression, 2 bad input or usage, 3 a runtime failure.
 set -euo pipefail
 MODEL=${1:?usage: ci/gate.sh MODEL [ADAPTER]}
 ADAPTER=${2:-}
@@ -15,5 +16,5 @@ rm -rf "$OUT/run"
 "$FGBENCH" report "$BASELINE" "$OUT/run" --compare --dataset "$DATASET" --out "$OUT/report" || true
 "$FGBENCH" compare "$BASELINE" "$OUT/run" --dataset "$DATASET" --format markdown >"$OUT/compare.md" || true
 status=0
-"$FGBENCH" gate --baseline "$BASELINE" --current "$OUT/run" --config ci/gate.toml --markdown | tee "$OUT/gate.md" || status=$?
+"$FGBENCH" gate --baseline "$BASELINE" --current "$OUT/run" --config "${CONFIG:-ci/gate.toml}" --junit "$OUT/gate.xml" --format markdown | tee "$OUT/gate.md" || status=${PIPESTATUS[0]}
 exit $status

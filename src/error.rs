@@ -10,9 +10,12 @@ use crate::models::ModelError;
 use crate::records::RecordError;
 use crate::run::RunError;
 
-/// Exit codes: 0 success, 1 a check failed or a runtime failure, 2 bad input or usage.
-pub const EXIT_FAILURE: i32 = 1;
+/// Exit codes: 0 success, 1 a check failed (a gate regression, an error answer to
+/// `fgbench client`), 2 bad input or usage, 3 a runtime failure (a download, a write, the
+/// engine). CI reads them: README, "Exit codes".
+pub const EXIT_CHECK_FAILED: i32 = 1;
 pub const EXIT_BAD_INPUT: i32 = 2;
+pub const EXIT_FAILURE: i32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -47,6 +50,8 @@ impl Error {
         match self {
             Error::Report(crate::report::ReportError::Io { .. } | crate::report::ReportError::Plot { .. }) => EXIT_FAILURE,
             Error::Fetch(_) | Error::Write { .. } | Error::Engine(EngineError::Generate(_)) => EXIT_FAILURE,
+            // A setting the engine cannot run (a prompt past the context) is bad input.
+            Error::Run(RunError::Engine { source: EngineError::Unsupported(_), .. }) => EXIT_BAD_INPUT,
             Error::Run(RunError::Io { .. } | RunError::Engine { .. }) => EXIT_FAILURE,
             Error::Model(ModelError::Pip(_) | ModelError::Hub { .. } | ModelError::Write { .. }) => EXIT_FAILURE,
             _ => EXIT_BAD_INPUT,

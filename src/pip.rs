@@ -10,6 +10,8 @@ pub enum PipError {
     NoPython(std::io::Error),
     #[error("`{cmd}` failed ({status}); is python3 with pip installed and PyPI reachable?\n{stderr}")]
     Failed { cmd: String, status: String, stderr: String },
+    #[error("cannot lock the wheel cache {dir}: {source}")]
+    Lock { dir: PathBuf, source: std::io::Error },
     #[error("no wheel for {spec} in {dir} after pip download")]
     NoWheel { spec: String, dir: PathBuf },
 }
@@ -26,6 +28,11 @@ pub fn find_wheel(dir: &Path, prefix: &str) -> Option<PathBuf> {
 /// only) when absent. Returns its path.
 pub fn ensure_wheel(dir: &Path, name: &str, version: &str) -> Result<PathBuf, PipError> {
     let prefix = format!("{}-{version}-", name.replace('-', "_"));
+    if let Some(w) = find_wheel(dir, &prefix) {
+        return Ok(w);
+    }
+    // One download of a wheel at a time; whoever waited finds it there.
+    let _lock = crate::fsutil::lock_entry(&dir.join(&prefix)).map_err(|source| PipError::Lock { dir: dir.to_path_buf(), source })?;
     if let Some(w) = find_wheel(dir, &prefix) {
         return Ok(w);
     }

@@ -4,7 +4,6 @@ use clap::Args;
 
 use super::compare::AllowArgs;
 use crate::Error;
-use crate::compare::Run;
 use crate::gate::{Decision, GateConfig, gate, render_table, update_baseline};
 
 #[derive(Debug, Args)]
@@ -48,12 +47,19 @@ pub struct GateArgs {
     /// with McNemar p < 0.05, at least 30 paired cases.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Print the verdict table as markdown (for a pull-request comment).
-    #[arg(long)]
+    /// What to print: the verdict `table`, `markdown` (a pull-request comment), `json`, or
+    /// `bmf` (Bencher Metric Format, for continuous benchmarking).
+    #[arg(long, value_enum)]
+    pub format: Option<GateFormat>,
+    /// Same as --format markdown.
+    #[arg(long, conflicts_with = "format")]
     pub markdown: bool,
-    /// Print the verdict as JSON.
-    #[arg(long)]
+    /// Same as --format json.
+    #[arg(long, conflicts_with_all = ["format", "markdown"])]
     pub json: bool,
+    /// Also write the verdict as JUnit XML here (one test case per check).
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// When the gate passes, make the current run the new baseline (atomic replace).
     #[arg(long)]
     pub update_baseline: bool,
@@ -64,7 +70,16 @@ pub struct GateArgs {
     pub allow: AllowArgs,
 }
 
-/// Exit 0 pass, 1 regression, 2 bad input or usage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum GateFormat {
+    Table,
+    Markdown,
+    Json,
+    Bmf,
+}
+
+/// Exit 0 pass, 1 regression, 2 bad input or usage, 3 a runtime failure. Besides stdout:
+/// --junit FILE, and a markdown summary appended to $GITHUB_STEP_SUMMARY when it is set.
 pub fn run(a: GateArgs) -> Result<i32, Error> {
     let cfg = match &a.config {
         Some(p) => GateConfig::load(p).map_err(Error::Usage)?,
@@ -74,15 +89,24 @@ pub fn run(a: GateArgs) -> Result<i32, Error> {
         interleaved_report(&a, &cfg)?
     } else {
         let (b, c) = (a.baseline.as_ref().expect("clap requires it"), a.current.as_ref().expect("clap requires it"));
-        gate(&Run::load(b)?, &Run::load(c)?, &cfg, a.allow.allow(), a.allow_settings_mismatch)?
+        let (runs, _) = a.allow.load_runs(&[b.clone(), c.clone()], &None)?;
+        gate(&runs[0], &runs[1], &cfg, a.allow.allow(), a.allow_settings_mismatch)?
     };
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report).expect("report serializes"));
-    } else {
-        print!("{}", render_table(&report, a.markdown));
+    let format = a.format.unwrap_or(if a.json { GateFormat::Json } else if a.markdown { GateFormat::Markdown } else { GateFormat::Table });
+    match format {
+        GateFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serializes")),
+        GateFormat::Bmf => println!("{}", serde_json::to_string_pretty(&crate::gate::export::bmf(&report)).expect("bmf serializes")),
+        GateFormat::Table | GateFormat::Markdown => print!("{}", render_table(&report, format == GateFormat::Markdown)),
+    }
+    if let Some(path) = &a.junit {
+        crate::fsutil::write_atomic(path, crate::gate::export::junit(&report).as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+    }
+    if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
+        let path = PathBuf::from(summary);
+        append(&path, &render_table(&report, true)).map_err(|source| Error::Write { path, source })?;
     }
     if report.decision == Decision::Fail {
-        return Ok(1);
+        return Ok(crate::error::EXIT_CHECK_FAILED);
     }
     if let (true, Some(b), Some(c)) = (a.update_baseline, &a.baseline, &a.current) {
         update_baseline(c, b).map_err(|source| Error::Write { path: b.clone(), source })?;
@@ -95,13 +119,22 @@ pub fn run(a: GateArgs) -> Result<i32, Error> {
 fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::GateReport, Error> {
     use super::engine_args::ModelArgs;
     let ds = crate::dataset::Dataset::load(&a.dataset)?;
-    let cases = super::eval::select_cases(&ds, &[], a.limit)?;
+    let cases = super::eval::select_cases(&ds, &[], a.limit, None)?;
     let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
-        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve(a.engine.engine)?;
+        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve(&a.engine)?;
         a.engine.load(&m, 1)
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);
-    let run = crate::run::EvalSettings { generation: a.engine.generation(), style: a.prompt_style, concurrency: 1, scoring: Default::default() };
+    let scoring = crate::score::ScoreOptions { scorer: a.allow.scorer.unwrap_or_default(), ..Default::default() };
+    let run = crate::run::EvalSettings { generation: a.engine.generation(), style: a.prompt_style, concurrency: 1, scoring, repeats: 1 };
     let r = crate::gate::interleaved(base.as_ref(), cur.as_ref(), &cases, &run, a.repetitions)?;
     Ok(crate::gate::gate_records(&r.base_acc, &r.cur_acc, &r.base_perf, &r.cur_perf, cfg))
+}
+
+/// Appends to a file another step may also write (GitHub's job summary).
+fn append(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.write_all(b"\n")
 }

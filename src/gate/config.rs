@@ -27,11 +27,15 @@ pub struct GateConfig {
     pub performance: Vec<PerformanceRule>,
     #[serde(default = "default_resamples")]
     pub bootstrap_resamples: usize,
+    /// A check that cannot be decided (too few cases or timings) fails the gate instead of
+    /// being reported only.
+    #[serde(default)]
+    pub fail_on_inconclusive: bool,
 }
 
 impl Default for GateConfig {
     fn default() -> Self {
-        GateConfig { accuracy: AccuracyConfig::default(), performance: Vec::new(), bootstrap_resamples: default_resamples() }
+        GateConfig { accuracy: AccuracyConfig::default(), performance: Vec::new(), bootstrap_resamples: default_resamples(), fail_on_inconclusive: false }
     }
 }
 

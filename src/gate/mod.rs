@@ -3,6 +3,7 @@
 //! allowed margin, so a noisy machine does not fail a pull request by chance.
 
 pub mod config;
+pub mod export;
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -45,13 +46,20 @@ pub struct Check {
     pub threshold: String,
     pub decision: Decision,
     pub detail: String,
+    /// The current value's own 95% interval (Wilson for accuracy), for CI dashboards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_ci: Option<[f64; 2]>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct GateReport {
     pub checks: Vec<Check>,
-    /// Fail if any check fails; otherwise pass (inconclusive checks are reported, not fatal).
+    /// Fail if any check fails (or, with `fail_on_inconclusive`, cannot be decided);
+    /// otherwise pass.
     pub decision: Decision,
+    /// Inconclusive checks fail the gate (gate.toml's `fail_on_inconclusive`).
+    #[serde(default)]
+    pub fail_on_inconclusive: bool,
 }
 
 fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &config::AccuracyRule, alpha: f64) -> Check {
@@ -70,6 +78,10 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
         Decision::Pass
     };
     let why = if n < rule.min_cases { format!("only {n} paired cases (< {})", rule.min_cases) } else { format!("McNemar p={p:.4}, {fixed} fixed, {broken} broken") };
+    let current_ci = (n > 0).then(|| {
+        let (lo, hi) = crate::stats::wilson(pairs.iter().filter(|(_, c)| c.valid).count(), n, crate::stats::Z95);
+        [lo, hi]
+    });
     Check {
         metric: format!("accuracy {name}"),
         baseline: base,
@@ -80,6 +92,7 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
         threshold: format!("drop <= {:.1} points or p >= {alpha}", 100.0 * rule.max_drop),
         decision,
         detail: why,
+        current_ci,
     }
 }
 
@@ -100,15 +113,27 @@ fn metric_fn(name: &str) -> Option<(Extract, fn(&[f64]) -> Option<f64>)> {
 pub const METRICS: [&str; 5] = ["e2e_ms_p50", "e2e_ms_p95", "ttft_ms_mean", "ttft_ms_p95", "decode_tok_s_mean"];
 
 /// current/baseline of a statistic with a bootstrap 95% interval; each run's cases are
-/// resampled independently (timings of the two runs are not paired in time).
-fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur: &[&ResultRecord], resamples: usize) -> Option<Check> {
-    let (get, stat) = metric_fn(&rule.metric)?;
+/// resampled independently (timings of the two runs are not paired in time). A check that
+/// cannot be computed (too few timings) is inconclusive, never dropped.
+fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur: &[&ResultRecord], resamples: usize) -> Check {
+    let undecided = |detail: String| Check {
+        metric: rule.metric.clone(),
+        baseline: f64::NAN,
+        current: f64::NAN,
+        change: f64::NAN,
+        ci_low: None,
+        ci_high: None,
+        threshold: "-".into(),
+        decision: Decision::Inconclusive,
+        detail,
+        current_ci: None,
+    };
+    let Some((get, stat)) = metric_fn(&rule.metric) else { return undecided(format!("unknown metric `{}`", rule.metric)) };
     let b: Vec<f64> = base.iter().filter_map(|r| get(r)).collect();
     let c: Vec<f64> = cur.iter().filter_map(|r| get(r)).collect();
-    if b.len() < 2 || c.len() < 2 {
-        return None;
-    }
-    let (sb, sc) = (stat(&b)?, stat(&c)?);
+    let (Some(sb), Some(sc)) = (stat(&b).filter(|_| b.len() >= 2), stat(&c).filter(|_| c.len() >= 2)) else {
+        return undecided(format!("too few timings to compute it ({} baseline, {} current; 2 each needed)", b.len(), c.len()));
+    };
     let mut rng = SplitMix64(0x6a7e);
     let mut ratios = Vec::with_capacity(resamples);
     let resample = |v: &[f64], rng: &mut SplitMix64| -> Vec<f64> { (0..v.len()).map(|_| v[rng.below(v.len())]).collect() };
@@ -120,7 +145,9 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
             }
         }
     }
-    let (lo, hi) = (percentile(&ratios, 0.025)?, percentile(&ratios, 0.975)?);
+    let (Some(lo), Some(hi)) = (percentile(&ratios, 0.025), percentile(&ratios, 0.975)) else {
+        return undecided("the baseline's statistic is 0 in every resample".into());
+    };
     let (decision, threshold) = match (rule.max_increase, rule.max_decrease) {
         (Some(up), _) => {
             let limit = 1.0 + up;
@@ -132,7 +159,7 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
         }
         (None, None) => (Decision::Pass, "report only".into()),
     };
-    Some(Check {
+    Check {
         metric: rule.metric.clone(),
         baseline: sb,
         current: sc,
@@ -142,23 +169,48 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
         threshold,
         decision,
         detail: format!("{} vs {} cases", b.len(), c.len()),
-    })
+        current_ci: None,
+    }
 }
 
 /// Runs every check of the config on a baseline and a current run.
 pub fn gate(baseline: &Run, current: &Run, cfg: &GateConfig, allow: Allow, allow_settings: bool) -> Result<GateReport, CompareError> {
-    // The comparison does the refusals of datasets, prompt styles and engines.
+    // The comparison does the refusals of datasets, prompt styles, engines and scorers.
     compare(baseline, current, allow, None)?;
     if let (Some(b), Some(c), false) = (&baseline.manifest, &current.manifest, allow_settings) {
-        let (eb, ec) = ((&b.generation, &b.engine.dtype, &b.engine.quantization), (&c.generation, &c.engine.dtype, &c.engine.quantization));
-        if eb != ec {
-            return Err(CompareError::SettingsMismatch(format!(
-                "max new tokens {} vs {}, temperature {:?} vs {:?}, dtype {} vs {}, quantization {:?} vs {:?}",
-                eb.0.max_new_tokens, ec.0.max_new_tokens, eb.0.temperature, ec.0.temperature, eb.1, ec.1, eb.2, ec.2
-            )));
+        let differences = setting_differences(b, c);
+        if !differences.is_empty() {
+            return Err(CompareError::SettingsMismatch(differences.join("; ")));
         }
     }
     Ok(gate_records(&baseline.results, &current.results, &baseline.results, &current.results, cfg))
+}
+
+/// The settings that change speed or outputs, where the two manifests differ: generation
+/// settings, weights' dtype and quantization, and the engine's batching (KV layout, batch
+/// and micro-batch sizes, sequence slots, threads, prefix cache, backend sampling).
+pub fn setting_differences(b: &crate::run::Manifest, c: &crate::run::Manifest) -> Vec<String> {
+    let (eb, ec) = (&b.engine, &c.engine);
+    let always: Vec<(&str, String, String)> = vec![
+        ("generation", serde_json::to_string(&b.generation).unwrap_or_default(), serde_json::to_string(&c.generation).unwrap_or_default()),
+        ("dtype", eb.dtype.clone(), ec.dtype.clone()),
+        ("quantization", format!("{:?}", eb.quantization), format!("{:?}", ec.quantization)),
+        ("sequence slots", eb.max_sequences.to_string(), ec.max_sequences.to_string()),
+        ("backend sampling", eb.backend_sampling.to_string(), ec.backend_sampling.to_string()),
+        ("device", eb.device.clone(), ec.device.clone()),
+    ];
+    // Settings an older manifest does not record are unknown there, not different.
+    let recorded: Vec<(&str, Option<String>, Option<String>)> = vec![
+        ("kv layout", eb.kv_layout.map(|k| format!("{k:?}")), ec.kv_layout.map(|k| format!("{k:?}"))),
+        ("batch tokens", eb.batch_tokens.map(|n| n.to_string()), ec.batch_tokens.map(|n| n.to_string())),
+        ("micro-batch tokens", eb.ubatch_tokens.map(|n| n.to_string()), ec.ubatch_tokens.map(|n| n.to_string())),
+        ("threads", eb.threads.map(|n| n.to_string()), ec.threads.map(|n| n.to_string())),
+        ("prefix cache", eb.prefix_cache.map(|n| n.to_string()), ec.prefix_cache.map(|n| n.to_string())),
+        ("engine build", eb.build.clone(), ec.build.clone()),
+        ("kernels", eb.kernels.clone(), ec.kernels.clone()),
+    ];
+    let known = recorded.into_iter().filter_map(|(name, x, y)| Some((name, x?, y?)));
+    always.into_iter().chain(known).filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name} {x} vs {y}")).collect()
 }
 
 /// The checks on records: accuracy on `*_acc` (one record per case, paired by id), timing on
@@ -174,12 +226,10 @@ pub fn gate_records(base_acc: &[ResultRecord], cur_acc: &[ResultRecord], base_pe
     let base: Vec<&ResultRecord> = base_perf.iter().collect();
     let cur: Vec<&ResultRecord> = cur_perf.iter().collect();
     for rule in &cfg.performance {
-        if let Some(c) = performance_check(rule, &base, &cur, cfg.bootstrap_resamples) {
-            checks.push(c);
-        }
+        checks.push(performance_check(rule, &base, &cur, cfg.bootstrap_resamples));
     }
-    let decision = if checks.iter().any(|c| c.decision == Decision::Fail) { Decision::Fail } else { Decision::Pass };
-    GateReport { checks, decision }
+    let failed = checks.iter().any(|c| c.decision == Decision::Fail || (cfg.fail_on_inconclusive && c.decision == Decision::Inconclusive));
+    GateReport { checks, decision: if failed { Decision::Fail } else { Decision::Pass }, fail_on_inconclusive: cfg.fail_on_inconclusive }
 }
 
 /// Records of the interleaved mode: accuracy records (first repetition) and timing records
@@ -207,7 +257,7 @@ pub fn interleaved(
             let order: [(bool, &dyn crate::engine::Engine); 2] = if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
             for (is_base, engine) in order {
                 let c = engine.generate(&prompt, &run.generation)?;
-                let p = crate::records::Prediction { id: case.id.clone(), output: c.text, timings: c.timings };
+                let p = crate::records::Prediction { id: case.id.clone(), repeat: 0, output: c.text, timings: c.timings };
                 let r = crate::run::result_record(case, &p, &run.scoring);
                 let (acc, perf) = if is_base { (&mut out.base_acc, &mut out.base_perf) } else { (&mut out.cur_acc, &mut out.cur_perf) };
                 if rep == 0 {
@@ -246,8 +296,9 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
 /// Replaces the baseline directory with the current run's records, atomically (copy to a
 /// temporary sibling, then swap by rename).
 pub fn update_baseline(current: &Path, baseline: &Path) -> std::io::Result<()> {
-    let tmp = baseline.with_extension("updating");
-    let _ = std::fs::remove_dir_all(&tmp);
+    // Temporary siblings of names no one else uses (`with_extension` would turn
+    // `base.v2` into `base.old`, which may be someone's directory).
+    let tmp = crate::fsutil::temp_sibling(baseline);
     std::fs::create_dir_all(&tmp)?;
     for name in [crate::run::RESULTS, crate::run::MANIFEST, crate::run::SUMMARY, crate::run::PREDICTIONS] {
         let src = current.join(name);
@@ -255,8 +306,7 @@ pub fn update_baseline(current: &Path, baseline: &Path) -> std::io::Result<()> {
             std::fs::copy(&src, tmp.join(name))?;
         }
     }
-    let old = baseline.with_extension("old");
-    let _ = std::fs::remove_dir_all(&old);
+    let old = crate::fsutil::temp_sibling(baseline);
     if baseline.exists() {
         std::fs::rename(baseline, &old)?;
     }

@@ -142,11 +142,93 @@ fn gate_refuses_runs_with_other_settings_or_styles() {
     std::fs::write(current.join("manifest.json"), m.to_string()).unwrap();
     let o = gate(&baseline, &current, &cfg, &[]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("different engine settings (max new tokens 128 vs 64"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("different engine settings (generation") && stderr(&o).contains("\"max_new_tokens\":64"), "{}", stderr(&o));
     assert_eq!(gate(&baseline, &current, &cfg, &["--allow-settings-mismatch"]).status.code(), Some(0));
+    // Engine settings that change speed or outputs are refused too (where both record them).
+    let recorded = dir.path().join("recorded");
+    std::fs::create_dir_all(&recorded).unwrap();
+    std::fs::copy(baseline.join("results.jsonl"), recorded.join("results.jsonl")).unwrap();
+    let mut with: serde_json::Value = serde_json::from_str(&manifest).unwrap();
+    for (k, v) in [("kv_layout", serde_json::json!("per-sequence")), ("ubatch_tokens", 512.into()), ("kernels", "AVX2 FMA".into())] {
+        with["engine"][k] = v;
+    }
+    std::fs::write(recorded.join("manifest.json"), with.to_string()).unwrap();
+    for (field, value) in [("kv_layout", serde_json::json!("unified")), ("ubatch_tokens", 4096.into()), ("max_sequences", 7.into()), ("threads", 1.into()), ("kernels", "AVX512F".into())] {
+        let mut m2 = with.clone();
+        m2["engine"][field] = value;
+        std::fs::write(current.join("manifest.json"), m2.to_string()).unwrap();
+        let o = gate(&recorded, &current, &cfg, &[]);
+        assert_eq!(o.status.code(), Some(2), "{field}: {}", stderr(&o));
+    }
+    // A setting one manifest does not record is unknown, not a difference.
+    std::fs::write(current.join("manifest.json"), with.to_string()).unwrap();
+    assert_eq!(gate(&baseline, &current, &cfg, &[]).status.code(), Some(0));
     m["prompt_style"] = "bfcl".into();
     std::fs::write(current.join("manifest.json"), m.to_string()).unwrap();
     let o = gate(&baseline, &current, &cfg, &["--allow-settings-mismatch"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("different prompt styles"), "{}", stderr(&o));
+}
+
+#[test]
+fn gate_writes_junit_bmf_and_the_github_summary_and_exits_3_on_a_runtime_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path(), CFG);
+    let base = run(dir.path(), "base", 200, |i| i % 5 != 0, |i| 1000.0 + 100.0 * jitter(i));
+    let worse = run(dir.path(), "worse", 200, |i| i % 5 != 0 && i >= 50, |i| 1000.0 + 100.0 * jitter(i + 13));
+    let junit = dir.path().join("gate.xml");
+    let summary = dir.path().join("summary.md");
+    std::fs::write(&summary, "earlier step\n").unwrap();
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+        .args(["gate", "--baseline", base.to_str().unwrap(), "--current", worse.to_str().unwrap(), "--config", &cfg, "--junit", junit.to_str().unwrap(), "--format", "bmf"])
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<testsuite name=\"fgbench gate\" tests=\"3\" failures=\"1\""), "{xml}");
+    assert!(xml.contains("<testcase classname=\"fgbench.gate\" name=\"accuracy overall\"><failure"), "{xml}");
+    let bmf: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let acc = &bmf["accuracy/overall"]["accuracy_pct"];
+    assert!((acc["value"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{bmf}");
+    assert!(acc["lower_value"].as_f64().unwrap() < 60.0 && acc["upper_value"].as_f64().unwrap() > 60.0, "{bmf}");
+    let p95 = &bmf["latency"]["e2e_ms_p95"];
+    assert!(p95["lower_value"].as_f64().unwrap() <= p95["value"].as_f64().unwrap() && p95["value"].as_f64().unwrap() <= p95["upper_value"].as_f64().unwrap(), "{bmf}");
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("earlier step\n") && md.contains("### fgbench gate: **FAIL**"), "appended: {md}");
+
+    // A file it cannot write is a runtime failure: 3, not a regression's 1.
+    let o = gate(&base, &base, &cfg, &["--junit", dir.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
+
+#[test]
+fn a_check_that_cannot_be_computed_is_inconclusive_and_can_fail_the_gate() {
+    let dir = tempfile::tempdir().unwrap();
+    // Runs without timings: the latency checks cannot be computed.
+    let strip = |d: &Path| {
+        let text: String = std::fs::read_to_string(d.join("results.jsonl")).unwrap().lines().map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            for k in ["ttft_ms", "total_ms"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v.to_string() + "\n"
+        }).collect();
+        std::fs::write(d.join("results.jsonl"), text).unwrap();
+    };
+    let base = run(dir.path(), "base", 100, |_| true, |_| 1000.0);
+    let cur = run(dir.path(), "cur", 100, |_| true, |_| 1000.0);
+    strip(&base);
+    strip(&cur);
+    let lenient = config(dir.path(), CFG);
+    let o = gate(&base, &cur, &lenient, &["--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let p95 = v["checks"].as_array().unwrap().iter().find(|c| c["metric"] == "e2e_ms_p95").expect("reported, not dropped");
+    assert_eq!(p95["decision"], "inconclusive");
+    assert!(p95["detail"].as_str().unwrap().contains("too few timings"), "{p95}");
+    let strict_path = dir.path().join("strict.toml");
+    std::fs::write(&strict_path, format!("fail_on_inconclusive = true\n{CFG}")).unwrap();
+    let o = gate(&base, &cur, strict_path.to_str().unwrap(), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
 }
