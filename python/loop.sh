@@ -1,26 +1,21 @@
 #!/usr/bin/env bash
-# The whole fine-tuning loop on this machine, for real:
-#   fetch the demo model -> eval the base -> export training data -> LoRA fine-tune ->
-#   eval base+adapter -> fgbench compare -> fgbench report.
-#   python/loop.sh [STEPS] [OUT]      (env: FGBENCH, BATCH, N_TRAIN)
+# The app fine-tune from scratch, as adapters/app-lora/ was made, and its before/after:
+#   fetch the demo model (base Gemma 3 270M) -> render the app's training rows with fgbench
+#   (proved disjoint from the held-out rows) -> LoRA fine-tune with python/finetune.py
+#   (45-minute budget on 2 CPU cores) -> fgbench before-after on the held-out rows.
+#
+#   python/loop.sh [OUT]      (env: FGBENCH, EPOCHS, BUDGET_MIN, CONCURRENCY)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-STEPS=${1:-60}
-OUT=${2:-reports/finetune}
+OUT=${1:-runs/app-finetune}
 FGBENCH=${FGBENCH:-cargo run --locked -q --}
-BATCH=${BATCH:-4}
-N_TRAIN=${N_TRAIN:-300}
+EPOCHS=${EPOCHS:-1}
+BUDGET_MIN=${BUDGET_MIN:-44}
 PY=$(python/setup-train-venv.sh)
 BASE=$($FGBENCH models fetch-demo)
 mkdir -p "$OUT"
-# The worked example in reports/finetune-example was measured with mistral.rs on the f32
-# weights the adapter was trained on; FGBENCH_ENGINE=llamacpp evaluates the published
-# Q4_K_M GGUF with the adapter converted to a GGUF LoRA instead.
-ENGINE=${FGBENCH_ENGINE:-mistralrs}
-[[ -f $OUT/base/results.jsonl ]] || $FGBENCH eval --engine "$ENGINE" --model demo --dataset datasets/demo.jsonl --out "$OUT/base"
-$FGBENCH datasets export-train --out "$OUT/train.jsonl" --n "$N_TRAIN"
-"$PY" python/finetune.py --model "$BASE" --train "$OUT/train.jsonl" --out "$OUT/lora" --steps "$STEPS" --batch "$BATCH"
-rm -rf "$OUT/tuned"
-$FGBENCH eval --engine "$ENGINE" --model demo --adapter "$OUT/lora/adapter" --dataset datasets/demo.jsonl --out "$OUT/tuned"
-$FGBENCH compare "$OUT/base" "$OUT/tuned" --format markdown | tee "$OUT/compare.md"
-$FGBENCH report "$OUT/base" "$OUT/tuned" --compare --out "$OUT/report"
+$FGBENCH datasets export-train --from datasets/app/train.jsonl --check-against datasets/app/test.jsonl --out "$OUT/train.jsonl"
+"$PY" python/finetune.py --model "$BASE" --train "$OUT/train.jsonl" --out "$OUT/lora" \
+  --epochs "$EPOCHS" --batch 16 --time-budget "$BUDGET_MIN"
+$FGBENCH before-after --model demo --adapter "$OUT/lora/adapter" --dataset datasets/app/test.jsonl \
+  --concurrency "${CONCURRENCY:-8}" --out "$OUT/before-after"

@@ -98,6 +98,55 @@ pub struct Case {
 }
 
 impl Case {
+    /// The checks every case must pass before it is scored, wherever it comes from (a dataset
+    /// file, a socket request): the scorer relies on them.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.id.is_empty() {
+            return Err("empty `id`".into());
+        }
+        // An irrelevance case may offer no tool at all (BFCL has such cases); any other needs one.
+        if self.tools.is_empty() && self.kind != CheckKind::Irrelevance {
+            return Err("no tools".into());
+        }
+        if let Some(i) = self.tools.iter().position(|t| tool_name(t).is_none()) {
+            return Err(format!("tool #{i} has no `name`"));
+        }
+        if !self.messages.iter().any(|m| m.role == Role::User) {
+            return Err("no user message".into());
+        }
+        let needs_answers = !matches!(self.kind, CheckKind::Irrelevance | CheckKind::Relevance);
+        if needs_answers && self.answers.is_empty() {
+            return Err(format!("kind `{:?}` needs accepted answers", self.kind).to_lowercase());
+        }
+        if let Some(i) = self.answers.iter().position(|a| a.len() != 1) {
+            return Err(format!("accepted answer #{i} must name exactly one function"));
+        }
+        Ok(())
+    }
+
+    /// The reference answer as an ordered list of calls (what the exact scorer compares
+    /// against and what a training target writes): each expected call in order, each
+    /// parameter with its first accepted value; a parameter whose accepted values start with
+    /// `""` (BFCL's "may be left out") is left out.
+    pub fn reference_calls(&self) -> Vec<crate::codec::Call> {
+        self.answers
+            .iter()
+            .filter_map(|answer| answer.first())
+            .map(|(name, params)| crate::codec::Call {
+                name: name.clone(),
+                args: params
+                    .iter()
+                    .filter_map(|(k, accepted)| accepted.first().filter(|v| !v.is_empty_str()).map(|v| (k.clone(), v.clone())))
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// The text of the last user message.
+    pub fn user_text(&self) -> &str {
+        self.messages.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or_default()
+    }
+
     /// The tool declaration with this name.
     pub fn tool(&self, name: &str) -> Option<&serde_json::Value> {
         self.tools.iter().find(|t| tool_name(t) == Some(name))

@@ -50,6 +50,13 @@ pub fn fetch_bfcl(cache: &Path) -> Result<Fetched, FetchError> {
         let data_dir = unpacked.join("bfcl_eval").join("data");
         return Ok(Fetched { wheel: wheel.clone(), data_dir, dataset, cases, already_there: true });
     }
+    // One fetch at a time; whoever waited finds the dataset made.
+    let _lock = crate::fsutil::lock_entry(&dataset).map_err(|source| FetchError::Io { path: dataset.clone(), source })?;
+    if let (Some(wheel), true) = (crate::pip::find_wheel(&wheels, &prefix), dataset.is_file()) {
+        let cases = std::fs::read_to_string(&dataset).map(|t| t.lines().count()).unwrap_or(0);
+        let data_dir = unpacked.join("bfcl_eval").join("data");
+        return Ok(Fetched { wheel, data_dir, dataset, cases, already_there: true });
+    }
     let wheel = match wheel {
         Some(w) => w,
         None => crate::pip::ensure_wheel(&wheels, "bfcl-eval", BFCL_EVAL_VERSION)?,
@@ -68,8 +75,7 @@ fn unzip(wheel: &Path, dest: &Path) -> Result<(), FetchError> {
     let bad = |message: String| FetchError::Unzip { path: wheel.to_path_buf(), message };
     let file = std::fs::File::open(wheel).map_err(|source| FetchError::Io { path: wheel.into(), source })?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    let tmp = dest.with_extension("partial");
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = crate::fsutil::temp_sibling(dest);
     for i in 0..zip.len() {
         let mut entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         let Some(rel) = entry.enclosed_name() else { continue };

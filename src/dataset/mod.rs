@@ -3,6 +3,7 @@
 pub mod bfcl;
 pub mod case;
 pub mod fetch;
+pub mod mobile_actions;
 pub mod train;
 
 use std::collections::HashSet;
@@ -39,26 +40,17 @@ pub struct Dataset {
 }
 
 impl Dataset {
+    /// Loads fgbench's case JSONL, or a Mobile Actions file (recognised by its first row).
     pub fn load(path: &Path) -> Result<Dataset, DatasetError> {
-        let io = |source| DatasetError::Io { path: path.to_path_buf(), source };
-        let file = std::fs::File::open(path).map_err(io)?;
+        if mobile_actions::sniff(path) {
+            let rows = mobile_actions::read(path, &mobile_actions::ImportOptions::default())?;
+            return Ok(Dataset { path: path.to_path_buf(), cases: rows.into_iter().map(|r| r.case).collect() });
+        }
         let mut cases = Vec::new();
-        let mut seen = std::collections::HashMap::new();
-        for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-            let line_no = i + 1;
-            let line = line.map_err(io)?;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let case = parse_case_line(path, line_no, &line)?;
-            if let Some(first) = seen.insert(case.id.clone(), line_no) {
-                return Err(DatasetError::DuplicateId { path: path.into(), line: line_no, id: case.id, first });
-            }
-            cases.push(case);
-        }
-        if cases.is_empty() {
-            return Err(DatasetError::Empty { path: path.into() });
-        }
+        for_each_batch(path, |batch| {
+            cases.extend(batch);
+            Ok(())
+        })?;
         Ok(Dataset { path: path.to_path_buf(), cases })
     }
 
@@ -74,35 +66,69 @@ impl Dataset {
     }
 }
 
+/// Lines of a case file parsed per batch, in parallel; a batch at a time is in memory.
+const BATCH_LINES: usize = 4096;
+
+/// Reads a case JSONL file in batches of cases (file order), parsing each batch's lines on
+/// all cores; the whole file is never in memory at once. Checks what `load` checks
+/// (schema, case checks, unique ids, not empty).
+pub fn for_each_batch(path: &Path, mut f: impl FnMut(Vec<Case>) -> Result<(), DatasetError>) -> Result<(), DatasetError> {
+    use rayon::prelude::*;
+    let io = |source| DatasetError::Io { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut lines = std::io::BufReader::with_capacity(1 << 20, file).lines().enumerate();
+    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    loop {
+        let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES);
+        for (i, line) in lines.by_ref() {
+            let line = line.map_err(io)?;
+            if !line.trim().is_empty() {
+                batch.push((i + 1, line));
+            }
+            if batch.len() == BATCH_LINES {
+                break;
+            }
+        }
+        if batch.is_empty() {
+            break;
+        }
+        let parsed: Vec<Result<Case, DatasetError>> = batch.par_iter().map(|(n, l)| parse_case_line(path, *n, l)).collect();
+        let mut cases = Vec::with_capacity(parsed.len());
+        for ((line_no, _), case) in batch.iter().zip(parsed) {
+            let case = case?;
+            if let Some(first) = seen.insert(case.id.clone(), *line_no) {
+                return Err(DatasetError::DuplicateId { path: path.into(), line: *line_no, id: case.id, first });
+            }
+            cases.push(case);
+        }
+        f(cases)?;
+    }
+    if seen.is_empty() {
+        return Err(DatasetError::Empty { path: path.into() });
+    }
+    Ok(())
+}
+
 fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, DatasetError> {
     let malformed = |message: String| DatasetError::Malformed { path: path.into(), line, message };
-    let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
-    match raw.get("schema").and_then(|s| s.as_str()) {
-        Some(CASE_SCHEMA) => {}
-        Some(other) => return Err(DatasetError::Schema { path: path.into(), line, found: other.into() }),
-        None => return Err(malformed("missing field `schema`".into())),
-    }
-    let case: Case = serde_json::from_value(raw).map_err(|e| malformed(e.to_string()))?;
-    let invalid = |message: String| DatasetError::Invalid { path: path.into(), line, id: case.id.clone(), message };
-    // An irrelevance case may offer no tool at all (BFCL has such cases); any other needs one.
+    // Straight into the typed case; only a line that does not fit is read again as a value
+    // tree, to say precisely what is wrong with it.
+    let case: Case = match serde_json::from_str::<Case>(text) {
+        Ok(c) if c.schema == CASE_SCHEMA => c,
+        Ok(c) => return Err(DatasetError::Schema { path: path.into(), line, found: c.schema }),
+        Err(e) => {
+            let raw: serde_json::Value = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
+            return Err(match raw.get("schema").and_then(|s| s.as_str()) {
+                Some(CASE_SCHEMA) => malformed(e.to_string()),
+                Some(other) => DatasetError::Schema { path: path.into(), line, found: other.into() },
+                None => malformed("missing field `schema`".into()),
+            });
+        }
+    };
     if case.tools.is_empty() && case.kind != CheckKind::Irrelevance {
         return Err(DatasetError::NoTools { path: path.into(), line, id: case.id.clone() });
     }
-    if let Some(i) = case.tools.iter().position(|t| case::tool_name(t).is_none()) {
-        return Err(invalid(format!("tool #{i} has no `name`")));
-    }
-    if !case.messages.iter().any(|m| m.role == Role::User) {
-        return Err(invalid("no user message".into()));
-    }
-    let needs_answers = !matches!(case.kind, CheckKind::Irrelevance | CheckKind::Relevance);
-    if needs_answers && case.answers.is_empty() {
-        return Err(invalid(format!("kind `{:?}` needs accepted answers", case.kind).to_lowercase()));
-    }
-    for answer in &case.answers {
-        if answer.len() != 1 {
-            return Err(invalid("each accepted answer must name exactly one function".into()));
-        }
-    }
+    case.validate().map_err(|message| DatasetError::Invalid { path: path.into(), line, id: case.id.clone(), message })?;
     Ok(case)
 }
 

@@ -217,3 +217,134 @@ pub fn check_disjoint(train: &[TrainExample], eval: &[Case]) -> Vec<String> {
     }
     problems
 }
+
+/// The target a training example writes when no tool fits and the data gives no reply.
+pub const NO_CALL_REPLY: &str = "I can't help with that using the available tools.";
+
+/// Training examples from an app's own cases (a Mobile Actions file or fgbench cases): the
+/// prompt rendered by fgbench's codec, the target the reference calls in order (or the row's
+/// reply when there is no call), closed by `<end_of_turn>`.
+pub fn from_cases(rows: &[(Case, Option<String>)], style: PromptStyle) -> Vec<TrainExample> {
+    rows.iter()
+        .map(|(case, reply)| {
+            let calls = case.reference_calls();
+            let completion = if calls.is_empty() {
+                format!("{}{END_TURN}", reply.as_deref().filter(|r| !r.trim().is_empty()).unwrap_or(NO_CALL_REPLY).trim())
+            } else {
+                format!("{}{END_TURN}", calls.iter().map(render_call).collect::<String>())
+            };
+            let kind = match calls.len() {
+                0 => "no_call",
+                1 => "single",
+                _ => "parallel",
+            };
+            TrainExample {
+                schema: TRAIN_SCHEMA.into(),
+                id: case.id.clone(),
+                kind: kind.into(),
+                prompt: style.render(&case.messages, &case.tools),
+                completion,
+                tools: case.tools.iter().filter_map(|t| super::case::tool_name(t).map(String::from)).collect(),
+                user: case.user_text().to_string(),
+            }
+        })
+        .collect()
+}
+
+/// Proves an app's training cases cannot leak into its held-out cases, where the tools are
+/// shared on purpose: no id and no user text in common, and no free-form argument value of
+/// a held-out reference call (a string outside the parameter's enum, a number, a list item)
+/// that the training references give the same function's same parameter. Enum members and
+/// booleans are shared by necessity and not checked.
+pub fn check_app_disjoint(train: &[Case], eval: &[Case]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let train_ids: HashSet<&str> = train.iter().map(|c| c.id.as_str()).collect();
+    let train_texts: HashSet<String> = train.iter().map(|c| c.user_text().trim().to_lowercase()).collect();
+    let mut train_values: HashSet<(String, String, String)> = HashSet::new();
+    for c in train {
+        for (name, param, v) in free_values(c) {
+            train_values.insert((name, param, v));
+        }
+    }
+    for c in eval {
+        if train_ids.contains(c.id.as_str()) {
+            problems.push(format!("held-out id `{}` is also a training id", c.id));
+        }
+        if train_texts.contains(&c.user_text().trim().to_lowercase()) {
+            problems.push(format!("held-out case `{}` has a training user text: `{}`", c.id, c.user_text()));
+        }
+        for key in free_values(c) {
+            if train_values.contains(&key) {
+                let (name, param, v) = key;
+                problems.push(format!("held-out case `{}`: {name}.{param} = {v} also occurs in the training data", c.id));
+            }
+        }
+    }
+    problems
+}
+
+/// (function, parameter, value) for every free-form value of a case's reference calls.
+fn free_values(case: &Case) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for call in case.reference_calls() {
+        let props = case.tool(&call.name).and_then(|t| super::case::tool_function(t).get("parameters")).and_then(|p| p.get("properties"));
+        for (param, value) in &call.args {
+            let schema = props.and_then(|p| p.get(param));
+            let item_schema = schema.and_then(|s| s.get("items"));
+            let items = match value {
+                Value::List(items) => items.iter().map(|v| (v, item_schema)).collect::<Vec<_>>(),
+                v => vec![(v, schema)],
+            };
+            for (v, schema) in items {
+                let has_enum = schema.and_then(|s| s.get("enum")).is_some();
+                let key = match v {
+                    Value::Str(s) if !has_enum => s.trim().to_lowercase(),
+                    Value::Int(i) => format!("{}", *i as f64),
+                    Value::Float(f) => format!("{f}"),
+                    _ => continue,
+                };
+                out.push((call.name.clone(), param.clone(), key));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dataset::mobile_actions::{ImportOptions, read};
+
+    fn app_rows(name: &str) -> Vec<(Case, Option<String>)> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets/app").join(name);
+        read(&path, &ImportOptions { category: "app".into(), split: None }).unwrap().into_iter().map(|r| (r.case, r.reply)).collect()
+    }
+
+    #[test]
+    fn the_app_split_is_disjoint_and_a_leak_is_found() {
+        let train: Vec<Case> = app_rows("train.jsonl").into_iter().map(|r| r.0).collect();
+        let mut test: Vec<Case> = app_rows("test.jsonl").into_iter().map(|r| r.0).collect();
+        assert!(train.len() >= 1500 && test.len() >= 300, "{} / {}", train.len(), test.len());
+        assert_eq!(check_app_disjoint(&train, &test), Vec::<String>::new());
+        // A held-out case that reuses a training value (or text) is caught.
+        let leaky = train.iter().find(|c| c.reference_calls().iter().any(|k| k.name == "send_message")).unwrap().clone();
+        test.push(Case { id: "leak".into(), ..leaky });
+        let problems = check_app_disjoint(&train, &test);
+        assert!(problems.iter().any(|p| p.contains("send_message.recipient")), "{problems:?}");
+        assert!(problems.iter().any(|p| p.contains("training user text")), "{problems:?}");
+    }
+
+    #[test]
+    fn targets_are_the_reference_calls_in_order_or_the_rows_reply() {
+        let rows = app_rows("test.jsonl");
+        let examples = from_cases(&rows, PromptStyle::Official);
+        let two = examples.iter().zip(&rows).find(|(e, _)| e.kind == "parallel").unwrap();
+        let names: Vec<String> = two.1.0.reference_calls().iter().map(|c| format!("<start_function_call>call:{}{{", c.name)).collect();
+        let (a, b) = (two.0.completion.find(&names[0]).unwrap(), two.0.completion.find(&names[1]).unwrap());
+        assert!(a < b, "{}", two.0.completion);
+        assert!(two.0.completion.ends_with("<end_function_call><end_of_turn>"));
+        let none = examples.iter().find(|e| e.kind == "no_call").unwrap();
+        assert_eq!(none.completion, "Sorry, I can't do that with the tools I have.<end_of_turn>");
+        assert!(none.prompt.starts_with("<bos><start_of_turn>developer\nCurrent date and time"));
+    }
+}

@@ -1,6 +1,8 @@
-//! Scoring: BFCL's AST rules on the calls BFCL's decoder sees, plus format diagnostics.
+//! Scoring: BFCL's AST rules (or exact match) on the calls BFCL's decoder sees, plus format
+//! diagnostics.
 
 pub mod checker;
+pub mod exact;
 pub mod types;
 pub mod values;
 
@@ -30,9 +32,35 @@ impl Check {
     }
 }
 
+/// Which rules judge a call: recorded in every manifest; `compare` and `gate` refuse runs
+/// judged by different ones unless told to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Scorer {
+    /// BFCL's AST checker (string standardisation, accepted-value lists, parallel calls in
+    /// any order).
+    #[default]
+    Bfcl,
+    /// Exact match as Google scores Mobile Actions: function names in order, arguments equal
+    /// as values (README: "How scoring works").
+    Exact,
+}
+
+impl Scorer {
+    pub fn name(self) -> &'static str {
+        match self {
+            Scorer::Bfcl => "bfcl",
+            Scorer::Exact => "exact",
+        }
+    }
+}
+
 /// Scoring settings that change verdicts (recorded with the results).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct ScoreOptions {
+    /// The rules (absent in manifests written before there was a choice: BFCL's).
+    #[serde(default)]
+    pub scorer: Scorer,
     /// BFCL's `underscore_to_dot` model flag: compare dotted names as `a_b`. False for
     /// FunctionGemma, whose format allows dots in names.
     #[serde(default)]
@@ -88,8 +116,11 @@ pub fn analyse_output(output: &str) -> (Vec<Call>, OutputShape, Option<String>) 
     (calls, shape, parse_error)
 }
 
-/// BFCL's verdict for decoded calls, routed by the case's kind.
+/// The verdict for decoded calls: the chosen scorer, routed by the case's kind.
 pub fn check_calls(case: &Case, calls: &[Call], opts: &ScoreOptions) -> Check {
+    if opts.scorer == Scorer::Exact {
+        return exact::check(case, calls);
+    }
     match case.kind {
         CheckKind::Irrelevance if calls.is_empty() => Check::pass(),
         CheckKind::Irrelevance => Check::fail(

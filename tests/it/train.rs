@@ -47,3 +47,45 @@ fn export_train_refuses_a_leak() {
     assert!(stderr(&o).contains("declares training tool `dim_lighting_scene`"), "{}", stderr(&o));
     assert!(!out.exists(), "nothing is written when the data would leak");
 }
+
+/// The fine-tuning venv (python/setup-train-venv.sh: torch, transformers, peft from PyPI),
+/// made once per machine; a lock keeps two test processes from building it at once.
+fn train_python() -> std::path::PathBuf {
+    let cache = fgbench::dataset::fetch::cache_root();
+    let _lock = fgbench::fsutil::lock_entry(&cache.join("venv-train")).unwrap();
+    let o = std::process::Command::new("bash").arg(repo_file("python/setup-train-venv.sh")).output().expect("run setup-train-venv.sh");
+    assert!(o.status.success(), "setup-train-venv.sh: {}", String::from_utf8_lossy(&o.stderr));
+    PathBuf::from(String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+#[test]
+fn finetune_trains_a_few_steps_on_the_fixture_and_its_adapter_runs() {
+    let python = train_python();
+    let dir = tempfile::tempdir().unwrap();
+    let train = dir.path().join("train.jsonl");
+    let o = fgbench(&["datasets", "export-train", "--from", &repo_file("datasets/app/train.jsonl"), "--check-against", &repo_file("datasets/app/test.jsonl"),
+        "--out", train.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = dir.path().join("run");
+    let fixture = crate::engine::fixture();
+    let o = std::process::Command::new(&python)
+        .arg(repo_file("python/finetune.py"))
+        .args(["--model", fixture.to_str().unwrap(), "--train", train.to_str().unwrap(), "--out", out.to_str().unwrap(), "--steps", "3", "--batch", "4", "--lr", "1e-2"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "finetune.py: {}", String::from_utf8_lossy(&o.stderr));
+    let log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("train_log.json")).unwrap()).unwrap();
+    assert_eq!(log["steps"].as_array().unwrap().len(), 3);
+    assert_eq!(log["targets"].as_array().unwrap().len(), 7, "LoRA on all seven projections");
+    assert_eq!(log["train_sha256"].as_str().unwrap(), fgbench::fsutil::sha256_file(&train).unwrap());
+    assert!(log["steps"][0]["loss"].as_f64().unwrap().is_finite());
+    // The adapter is saved in f16 and loads through both of fgbench's adapter paths.
+    let tensors = candle_core::safetensors::load(out.join("adapter/adapter_model.safetensors"), &candle_core::Device::Cpu).unwrap();
+    assert!(tensors.values().all(|t| t.dtype() == candle_core::DType::F16));
+    for engine in ["llamacpp", "mistralrs"] {
+        let run = dir.path().join(format!("eval-{engine}"));
+        let o = fgbench(&["eval", "--engine", engine, "--model", fixture.to_str().unwrap(), "--adapter", out.join("adapter").to_str().unwrap(),
+            "--dataset", &repo_file("datasets/app/test.jsonl"), "--limit", "2", "--max-new-tokens", "4", "--scorer", "exact", "--out", run.to_str().unwrap()]);
+        assert!(o.status.success(), "{engine}: {}", stderr(&o));
+    }
+}
