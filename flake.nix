@@ -77,13 +77,21 @@
       });
 
       checks = forAllSystems (pkgs: {
-        # The test suite on the CPU build, without the two tests that download from PyPI
-        # (the BFCL differential test and the demo-model run) since the sandbox is offline.
+        # The test suite on the CPU build, without the tests that need the network, since the
+        # build sandbox is offline: BFCL's data and checker (PyPI: bfcl_diff, bfcl_prompts, the
+        # BFCL part of train::export_train), the demo model (PyPI: demo::), the fine-tuning
+        # venv (PyPI: train::finetune), Chromium (Debian: report::report_renders_in_headless),
+        # and the Haskell client (Debian's GHC packages: serve::the_haskell_client).
         tests = (fgbench pkgs [ ]).overrideAttrs (_: {
           doCheck = true;
           checkFlags = [
             "--skip=bfcl_diff"
+            "--skip=bfcl_prompts"
             "--skip=demo::"
+            "--skip=train::export_train_is_golden_and_disjoint_from_eval_sets"
+            "--skip=train::finetune_trains_a_few_steps_on_the_fixture_and_its_adapter_runs"
+            "--skip=report::report_renders_in_headless_chromium"
+            "--skip=serve::the_haskell_client_builds_with_debian_ghc_and_runs_against_a_live_server"
           ];
         });
       });

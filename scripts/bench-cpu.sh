@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Both engines and llama.cpp's own tools on this CPU, in one session, on the demo model
+# Both engines and llama.cpp's own tools on this CPU, in one run, on the demo model
 # (the numbers of docs/performance.md, "Engines on CPU"):
 #   - llama-bench pp256/tg64 and llama-batched-bench on the demo GGUF (when built by
 #     scripts/llama-parity.sh);

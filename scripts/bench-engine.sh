@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # CPU benchmark of the mistral.rs engine on the demo model: eval cases/s, TTFT, prefill and decode tokens/s and
 # harness overhead for engine settings (dtype / in-situ quantization, threads, concurrency),
-# measured in one session so the numbers compare. With llama.cpp built by
-# scripts/llama-parity.sh, llama-bench runs on the same GGUF in the same session.
+# measured in one run so the numbers compare. With llama.cpp built by
+# scripts/llama-parity.sh, llama-bench runs on the same GGUF in the same run.
 #
 #   scripts/bench-engine.sh [N_CASES] [MAX_NEW_TOKENS]
 set -euo pipefail

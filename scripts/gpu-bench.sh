@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# GPU numbers of issue 11, run ON a CUDA machine that has no Rust toolchain and no network:
+# The GPU numbers of docs/performance.md, run ON a CUDA machine that has no Rust toolchain and no network:
 # both engines and llama.cpp's own tools on the same random-weight model with the exact shape
 # of Gemma 3 270M (real weights cannot travel there), BFCL prompts in the official format.
 #
@@ -8,14 +8,14 @@
 #                         linked as shared libraries), stripped, xz
 #   gpu/llama-cuda.tar.xz llama.cpp (the source llama-cpp-sys-2 vendors) built with CUDA as
 #                         shared libraries + llama-bench + llama-batched-bench (GPU_PACK_LLAMA=1
-#                         builds it here: ~27 min on 2 cores, saves ~3.5 min of device time); or
+#                         builds it here: ~27 min on 2 cores, saves ~3.5 min on the GPU machine); or
 #   gpu/llama.cpp.tar.xz  that source, built there when no prebuilt libraries came along
 #   gpu/vocab.gguf.xz     the Gemma 3 vocabulary (models export-gguf --vocab-only)
 #   gpu/bfcl-sample.jsonl BFCL cases (fgbench.case/1)
 #
 #   scripts/gpu-bench.sh [build|measure|all|tune|confirm|ab ARGS...]  results in $OUT (default ./gpu-out)
 # Sections run in order of importance and each is skipped once BUDGET seconds (default 540)
-# have passed, so a short device lease still brings back the llama-batched-bench comparison.
+# have passed, so a short run still brings back the llama-batched-bench comparison.
 # Every llama.cpp-engine run prints its step profile (FGBENCH_STEP_PROFILE). SMOKE=1 is a dry
 # run with tiny sizes, for checking this script on a CPU machine (FG=path to a CPU build,
 # LLAMA_BIN=dir of CPU llama-bench / llama-batched-bench, GPU_DIR=a scratch copy of gpu/).
@@ -177,7 +177,7 @@ if [[ $step == measure || $step == all ]]; then
   due "fgbench bench, llama.cpp engine, 4 CPU threads" && bench_llama bench-llamacpp-threads4 32 --threads 4
   # 3. Correctness: greedy parity GPU f32 vs CPU f32, and mistral.rs f32 on the GPU.
   due "parity: llama.cpp GPU f32 vs CPU f32 vs mistral.rs f32" && parity_f32 base gpu-layers:0 engine:mistralrs+dtype:f32
-  # 4. mistral.rs (bf16), unchanged since session 2's numbers: last.
+  # 4. mistral.rs (bf16), unchanged since commit 72fc738's numbers: last.
   due "fgbench bench, mistral.rs (bf16)" && run bench-mistralrs "$BENCH" "$FG" bench --engine mistralrs --dtype bf16 --model rand-f16 \
     --dataset $REPO/datasets/demo.jsonl --prompt-tokens $P --max-new-tokens $N --concurrency 1 --repetitions 4 --warmup 1
   for c in 1 32; do

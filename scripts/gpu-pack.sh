@@ -3,8 +3,8 @@
 # network: a CUDA build of fgbench (cuda-dl: mistral.rs on CUDA, llama.cpp as shared libraries
 # from the same source), the Gemma 3 vocabulary, BFCL cases, and llama.cpp: built here with
 # CUDA as shared libraries plus llama-bench and llama-batched-bench (GPU_PACK_LLAMA=1 builds
-# them: ~27 minutes on 2 cores, once; it saves ~3.5 minutes of device time), or else its source for
-# the GPU machine to build. Needs ../shared/cuda/toolchain.sh's CUDA 13.0 (or a CUDA toolkit).
+# them: ~27 minutes on 2 cores, once; it saves ~3.5 minutes on the GPU machine), or else its source for
+# the GPU machine to build. Needs CUDA 13.0 (the nvidia-*-cu13 wheels from PyPI, or a CUDA toolkit) under $CUDA_HOME.
 #   [GPU_PACK_LLAMA=1] scripts/gpu-pack.sh          (CUDA_TARGET_DIR: where the CUDA build goes)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,7 +37,7 @@ if [[ -n ${GPU_PACK_LLAMA:-} && ! -x $LLAMA_BUILD/bin/llama-batched-bench ]]; th
   # The tools link against libggml-cuda, whose libcuda.so.1 only exists here as the
   # toolchain's link stub (named libcuda.so).
   mkdir -p "$LLAMA_BUILD/../link" && ln -sf "$CUDA_HOME/lib/stubs/libcuda.so" "$LLAMA_BUILD/../link/libcuda.so.1"
-  # The GPU machines' CPUs are x86-64-v3 or better; their driver takes CUDA 13.0 (cuda.md).
+  # The GPU machines' CPUs are x86-64-v3 or better; their driver takes CUDA 13.0.
   cmake -S "$sdist" -B "$LLAMA_BUILD" -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DBUILD_SHARED_LIBS=ON \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_CURL=OFF \
     -DLLAMA_OPENSSL=OFF -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON \

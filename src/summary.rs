@@ -57,22 +57,117 @@ pub struct Summary {
     pub categories: BTreeMap<String, Accuracy>,
     pub format: FormatHealth,
     pub error_types: BTreeMap<String, usize>,
+    /// With `--repeats N`: how the N runs of each case agree (the table above is the first run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeats: Option<RepeatStats>,
+}
+
+/// Every case run N times with different seeds.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepeatStats {
+    /// Runs per case (the smallest any case has).
+    pub n: usize,
+    pub cases: usize,
+    /// Mean over cases of the share of runs that are right.
+    pub pass_at_1: f64,
+    /// Share of cases right in at least one of the N runs.
+    pub pass_at_n: f64,
+    /// Share of cases right in all N runs (pass^N).
+    pub pass_all_n: f64,
+    /// Share of cases whose N outputs are all the same text.
+    pub consistency: f64,
+}
+
+/// Per case (in `cases` order), the verdicts and outputs of its runs, when any case has more
+/// than one.
+pub fn runs_per_case<'a>(results: &'a [ResultRecord]) -> BTreeMap<&'a str, Vec<&'a ResultRecord>> {
+    let mut m: BTreeMap<&str, Vec<&ResultRecord>> = BTreeMap::new();
+    for r in results {
+        m.entry(r.id.as_str()).or_default().push(r);
+    }
+    m
+}
+
+/// pass@1, pass@N, pass^N and consistency of repeated runs; `None` without repeats.
+pub fn repeat_stats(results: &[ResultRecord]) -> Option<RepeatStats> {
+    let per_case = runs_per_case(results);
+    let n = per_case.values().map(Vec::len).min()?;
+    if n < 2 {
+        return None;
+    }
+    let cases = per_case.len() as f64;
+    let rate = |runs: &Vec<&ResultRecord>| runs.iter().filter(|r| r.valid).count() as f64 / runs.len() as f64;
+    Some(RepeatStats {
+        n,
+        cases: per_case.len(),
+        pass_at_1: per_case.values().map(rate).sum::<f64>() / cases,
+        pass_at_n: per_case.values().filter(|r| r.iter().any(|x| x.valid)).count() as f64 / cases,
+        pass_all_n: per_case.values().filter(|r| r.iter().all(|x| x.valid)).count() as f64 / cases,
+        consistency: per_case.values().filter(|r| r.windows(2).all(|w| w[0].output == w[1].output)).count() as f64 / cases,
+    })
+}
+
+/// What a summary needs of a case: its id, category and kind (a scorer that streams a
+/// large dataset keeps only this much of each case).
+pub trait CaseInfo {
+    fn id(&self) -> &str;
+    fn category(&self) -> &str;
+    fn kind(&self) -> CheckKind;
+}
+
+impl CaseInfo for Case {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn category(&self) -> &str {
+        &self.category
+    }
+    fn kind(&self) -> CheckKind {
+        self.kind
+    }
+}
+
+/// The part of a case a summary needs.
+#[derive(Clone, Debug)]
+pub struct CaseMeta {
+    pub id: String,
+    pub category: String,
+    pub kind: CheckKind,
+}
+
+impl From<&Case> for CaseMeta {
+    fn from(c: &Case) -> CaseMeta {
+        CaseMeta { id: c.id.clone(), category: c.category.clone(), kind: c.kind }
+    }
+}
+
+impl CaseInfo for CaseMeta {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn category(&self) -> &str {
+        &self.category
+    }
+    fn kind(&self) -> CheckKind {
+        self.kind
+    }
 }
 
 /// Summarises results against the cases they were scored on (`cases` gives the kinds and
 /// tells which cases have no result).
-pub fn summarize(cases: &[Case], results: &[ResultRecord]) -> Summary {
-    let by_id: std::collections::HashMap<&str, &ResultRecord> = results.iter().map(|r| (r.id.as_str(), r)).collect();
-    let mut s = Summary { schema: SUMMARY_SCHEMA.into(), total_cases: cases.len(), ..Default::default() };
+pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary {
+    // The table is about each case's first run; repeats are summarised on their own.
+    let by_id: std::collections::HashMap<&str, &ResultRecord> = results.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r)).collect();
+    let mut s = Summary { schema: SUMMARY_SCHEMA.into(), total_cases: cases.len(), repeats: repeat_stats(results), ..Default::default() };
     let mut cat_counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut correct, mut expected_call) = (0, 0);
     for case in cases {
-        let Some(r) = by_id.get(case.id.as_str()) else {
-            s.missing.push(case.id.clone());
+        let Some(r) = by_id.get(case.id()) else {
+            s.missing.push(case.id().to_string());
             continue;
         };
         s.scored += 1;
-        let entry = cat_counts.entry(case.category.clone()).or_default();
+        let entry = cat_counts.entry(case.category().to_string()).or_default();
         entry.1 += 1;
         if r.valid {
             entry.0 += 1;
@@ -80,7 +175,7 @@ pub fn summarize(cases: &[Case], results: &[ResultRecord]) -> Summary {
         } else if let Some(t) = &r.error_type {
             *s.error_types.entry(t.clone()).or_default() += 1;
         }
-        let wants_call = !matches!(case.kind, CheckKind::Irrelevance);
+        let wants_call = !matches!(case.kind(), CheckKind::Irrelevance);
         if wants_call {
             expected_call += 1;
         }
@@ -160,6 +255,19 @@ pub fn render_table(s: &Summary) -> String {
             let marker = if t == PARSE_ERROR { " (malformed output)" } else { "" };
             out.push_str(&format!("  {n:>5}  {t}{marker}\n"));
         }
+    }
+    if let Some(r) = &s.repeats {
+        out.push_str(&format!(
+            "repeats: {} runs of each of {} cases: pass@1 {}, pass@{} {}, pass^{} {}, identical outputs in {} of cases\n",
+            r.n,
+            r.cases,
+            pct(r.pass_at_1),
+            r.n,
+            pct(r.pass_at_n),
+            r.n,
+            pct(r.pass_all_n),
+            pct(r.consistency)
+        ));
     }
     if !s.missing.is_empty() {
         let shown: Vec<&str> = s.missing.iter().take(10).map(String::as_str).collect();

@@ -6,7 +6,8 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 if ! ghc-pkg list aeson network 2>/dev/null | grep -q network; then
-  apt-get install -y -qq ghc libghc-aeson-dev libghc-network-dev >/dev/null
+  # One apt install at a time, also when tests run this beside other installs.
+  "$root/scripts/apt-install.sh" ghc libghc-aeson-dev libghc-network-dev
 fi
 out=${FGBENCH_HS_BUILD:-$root/target/haskell}
 mkdir -p "$out"

@@ -30,9 +30,19 @@ pub struct BenchArgs {
     /// Unmeasured requests before each level.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
-    /// Times each prompt is sent per level.
+    /// Times each prompt is sent per level (at least).
     #[arg(long, default_value_t = 1)]
     pub repetitions: usize,
+    /// Measured requests per level, prompts cycled (default: the larger of 4 waves of the
+    /// level's concurrency and every prompt --repetitions times). The table says how many
+    /// waves each level ran, and warns when a level cannot reach its concurrency.
+    #[arg(long)]
+    pub requests_per_level: Option<usize>,
+    /// Prompts that share a prefix of about this many tokens (a padded developer text before
+    /// each case's own tools and request), as an app's requests share their tool block:
+    /// measures prefix reuse (`--prefix-cache`).
+    #[arg(long)]
+    pub shared_prefix_tokens: Option<usize>,
     /// Goodput: share of requests whose TTFT is at most this (ms).
     #[arg(long)]
     pub slo_ttft_ms: Option<f64>,
@@ -66,15 +76,43 @@ fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &dyn Engine, target: 
     Ok(render(lo, &mut case))
 }
 
+/// The first `limit` cases, each with the same developer text of about `target` tokens put
+/// before its own tools: prompts sharing a prefix, different after it.
+fn shared_prefix_prompts(ds: &Dataset, limit: usize, style: PromptStyle, tok: &dyn Engine, target: usize) -> Result<Vec<(String, String)>, Error> {
+    let cases: Vec<&crate::dataset::Case> = ds.cases.iter().take(limit).collect();
+    let first = cases.first().ok_or_else(|| Error::Usage("empty dataset".into()))?;
+    let with = |words: usize, case: &crate::dataset::Case| {
+        let mut messages = case.messages.clone();
+        let text = format!("{}You are a model that can do function calling with the following functions", "Keep every answer short and exact. ".repeat(words));
+        messages.retain(|m| !matches!(m.role, Role::System | Role::Developer));
+        messages.insert(0, crate::dataset::Message { role: Role::Developer, content: text, tool_calls: vec![], name: None });
+        style.render(&messages, &case.tools)
+    };
+    // The shared part is <bos> and the developer text: grow it to about `target` tokens.
+    let shared = |words: usize| -> Result<usize, Error> {
+        let a = tok.encode(&with(words, first))?;
+        let b = tok.encode(&with(words, cases.get(1).copied().unwrap_or(first)))?;
+        Ok(a.iter().zip(&b).take_while(|(x, y)| x == y).count())
+    };
+    let (mut lo, mut hi) = (0usize, target.max(1));
+    while lo < hi {
+        let mid = (lo + hi).div_ceil(2);
+        if shared(mid)? <= target { lo = mid } else { hi = mid - 1 }
+    }
+    Ok(cases.iter().map(|c| (c.id.clone(), with(lo, c))).collect())
+}
+
 pub fn run(a: BenchArgs) -> Result<i32, Error> {
-    if a.concurrency.contains(&0) || a.repetitions == 0 {
-        return Err(Error::Usage("--concurrency levels and --repetitions must be at least 1".into()));
+    if a.concurrency.contains(&0) || a.repetitions == 0 || a.requests_per_level == Some(0) {
+        return Err(Error::Usage("--concurrency levels, --repetitions and --requests-per-level must be at least 1".into()));
     }
     let ds = Dataset::load(&a.dataset)?;
-    let model = a.model.resolve(a.engine.engine)?;
+    let model = a.model.resolve(&a.engine)?;
     let engine = a.engine.load(&model, a.concurrency.iter().copied().max().unwrap_or(1))?;
     let tok = engine.as_ref();
-    let prompts: Vec<(String, String)> = if a.prompt_tokens.is_empty() {
+    let prompts: Vec<(String, String)> = if let Some(n) = a.shared_prefix_tokens {
+        shared_prefix_prompts(&ds, a.limit, a.prompt_style, tok, n)?
+    } else if a.prompt_tokens.is_empty() {
         ds.cases.iter().take(a.limit).map(|c| (c.id.clone(), a.prompt_style.render(&c.messages, &c.tools))).collect()
     } else {
         a.prompt_tokens.iter().map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, tok, n)?))).collect::<Result<_, Error>>()?
@@ -85,11 +123,13 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
         concurrency: a.concurrency.clone(),
         warmup: a.warmup,
         repetitions: a.repetitions,
+        requests_per_level: a.requests_per_level,
         slo_ttft_ms: a.slo_ttft_ms,
         slo_e2e_ms: a.slo_e2e_ms,
     };
     let info = engine.info();
-    eprintln!("fgbench: {} loaded in {:.1}s; {} prompts x {} repetitions per level", model.source, info.load_ms / 1000.0, plan.prompts.len(), plan.repetitions);
+    let per_level: Vec<String> = plan.concurrency.iter().map(|&c| format!("{} at {c}", plan.requests_for(c))).collect();
+    eprintln!("fgbench: {} loaded in {:.1}s; {} prompts; requests per level: {}", model.source, info.load_ms / 1000.0, plan.prompts.len(), per_level.join(", "));
     let levels = bench(engine.as_ref(), &plan, &settings, |l| eprintln!("fgbench: concurrency {}: {:.3} requests/s", l.concurrency, l.requests_per_s))?;
     let rss = peak_rss_mib();
     print!("{}", render_table(&levels));
@@ -107,6 +147,7 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
                 cases: plan.prompts.len(),
                 categories: Vec::new(),
                 limit: Some(a.limit),
+                per_category: None,
             },
         );
         let doc = serde_json::json!({
@@ -115,6 +156,8 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
             "prompts": plan.prompts.iter().map(|(id, p)| serde_json::json!({"id": id, "tokens": tok.encode(p).map(|v| v.len()).unwrap_or(0)})).collect::<Vec<_>>(),
             "warmup": plan.warmup,
             "repetitions": plan.repetitions,
+            "requests_per_level": plan.concurrency.iter().map(|&c| plan.requests_for(c)).collect::<Vec<_>>(),
+            "shared_prefix_tokens": a.shared_prefix_tokens,
             "slo_ttft_ms": plan.slo_ttft_ms,
             "slo_e2e_ms": plan.slo_e2e_ms,
             "peak_rss_mib": rss,

@@ -49,18 +49,47 @@ pub struct AllowArgs {
     /// Compare runs made by different engines.
     #[arg(long)]
     pub allow_engine_mismatch: bool,
+    /// Compare runs judged by different scorers (without rescoring them).
+    #[arg(long)]
+    pub allow_scorer_mismatch: bool,
+    /// Rescore every run with these rules first (`bfcl` or `exact`), from its recorded
+    /// outputs and the dataset: both scorers on the same runs are one flag apart.
+    #[arg(long, value_enum)]
+    pub scorer: Option<crate::score::Scorer>,
 }
 
 impl AllowArgs {
     pub fn allow(&self) -> Allow {
-        Allow { subset: self.allow_subset, style_mismatch: self.allow_style_mismatch, engine_mismatch: self.allow_engine_mismatch }
+        Allow {
+            subset: self.allow_subset,
+            style_mismatch: self.allow_style_mismatch,
+            engine_mismatch: self.allow_engine_mismatch,
+            scorer_mismatch: self.allow_scorer_mismatch,
+        }
+    }
+
+    /// Loads run directories, rescored when --scorer asks, with the dataset that goes with
+    /// them (--dataset, else the first run's manifest's, when that file exists).
+    pub fn load_runs(&self, dirs: &[PathBuf], dataset: &Option<PathBuf>) -> Result<(Vec<Run>, Option<Dataset>), Error> {
+        let mut runs = dirs.iter().map(|d| Run::load(d)).collect::<Result<Vec<_>, _>>()?;
+        let ds = dataset_for(dataset, &runs[0])?;
+        if let Some(scorer) = self.scorer {
+            let Some(ds) = &ds else {
+                let path = runs[0].manifest.as_ref().map(|m| m.dataset.path.clone()).unwrap_or_default();
+                return Err(crate::compare::CompareError::NoDatasetToRescore { dir: runs[0].dir.clone(), path }.into());
+            };
+            for r in &mut runs {
+                let opts = crate::score::ScoreOptions { scorer, ..r.manifest.as_ref().map(|m| m.scoring.clone()).unwrap_or_default() };
+                r.rescore(ds, &opts);
+            }
+        }
+        Ok((runs, ds))
     }
 }
 
 pub fn run(a: CompareArgs) -> Result<i32, Error> {
-    let (ra, rb) = (Run::load(&a.run_a)?, Run::load(&a.run_b)?);
-    let dataset = dataset_for(&a.dataset, &ra)?;
-    let c = compare(&ra, &rb, a.allow.allow(), dataset.as_ref())?;
+    let (runs, dataset) = a.allow.load_runs(&[a.run_a.clone(), a.run_b.clone()], &a.dataset)?;
+    let c = compare(&runs[0], &runs[1], a.allow.allow(), dataset.as_ref())?;
     match a.format {
         CompareFormat::Table => print!("{}", render::table(&c)),
         CompareFormat::Markdown => print!("{}", render::markdown(&c)),

@@ -6,7 +6,8 @@ use clap::Args;
 
 use crate::Error;
 use crate::engine::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
-use crate::engine::{Engine, EngineKind, GenerationSettings, KvLayout};
+use crate::engine::{Engine, EngineKind, GenerationSettings, KvLayout, PrefixCacheSetting};
+use crate::models::gguf_export::GgufType;
 use crate::models::{ModelFormat, ResolvedModel, lora, resolve_as};
 
 #[derive(Debug, Clone, Args)]
@@ -28,17 +29,17 @@ pub struct ModelArgs {
 impl ModelArgs {
     /// The model in the format `engine` loads, with the adapter applied (mistral.rs) or
     /// recorded for loading (llama.cpp).
-    pub fn resolve(&self, engine: EngineKind) -> Result<ResolvedModel, Error> {
-        match engine {
+    pub fn resolve(&self, engine: &EngineArgs) -> Result<ResolvedModel, Error> {
+        match engine.engine {
             EngineKind::Mistralrs => {
-                let base = resolve_as(&self.model, self.offline, ModelFormat::HfDir)?;
+                let base = resolve_as(&self.model, self.offline, ModelFormat::HfDir, engine.gguf_type)?;
                 Ok(match &self.adapter {
                     Some(a) => lora::apply_adapter(base, a)?,
                     None => base,
                 })
             }
             EngineKind::Llamacpp => {
-                let base = resolve_as(&self.model, self.offline, ModelFormat::Gguf)?;
+                let base = resolve_as(&self.model, self.offline, ModelFormat::Gguf, engine.gguf_type)?;
                 Ok(match &self.adapter {
                     Some(a) => lora::attach_gguf_adapter(base, a)?,
                     None => base,
@@ -60,6 +61,16 @@ pub struct EngineArgs {
     /// Sample at this temperature instead of greedy decoding.
     #[arg(long)]
     pub temperature: Option<f64>,
+    /// With --temperature: keep the k most likely tokens (FunctionGemma's authors
+    /// recommend temperature 1.0, top-k 64, top-p 0.95).
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// With --temperature: keep the most likely tokens up to this total probability.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// With --temperature: drop tokens less likely than this share of the most likely one.
+    #[arg(long)]
+    pub min_p: Option<f64>,
     /// Sampling seed.
     #[arg(long)]
     pub seed: Option<u64>,
@@ -77,9 +88,15 @@ pub struct EngineArgs {
     /// of KV; default: the run's concurrency, 32 for serve. mistral.rs: default 32).
     #[arg(long)]
     pub max_seqs: Option<usize>,
-    /// mistral.rs prefix-cache capacity in sequences (default: the engine's).
-    #[arg(long)]
-    pub prefix_cache: Option<usize>,
+    /// Reuse the KV cache of shared prompt prefixes (an app's tool block): `on`, `off`, or
+    /// a capacity (llama.cpp: prefixes kept prefilled, default 4, each a KV sequence of its
+    /// own; mistral.rs: its prefix cache in sequences). Greedy outputs stay the same.
+    #[arg(long, default_value = "on")]
+    pub prefix_cache: PrefixCacheSetting,
+    /// llama.cpp: the weight type a Hugging Face checkpoint (directory or hub id) is
+    /// exported to, once, into the cache (recorded in the manifest).
+    #[arg(long, value_enum, default_value_t = GgufType::F16)]
+    pub gguf_type: GgufType,
     /// llama.cpp: context tokens per sequence (prompt + new tokens must fit).
     #[arg(long, default_value_t = 8192)]
     pub ctx_per_seq: usize,
@@ -116,6 +133,9 @@ impl EngineArgs {
         GenerationSettings {
             max_new_tokens: self.max_new_tokens,
             temperature: self.temperature,
+            top_k: self.top_k,
+            top_p: self.top_p,
+            min_p: self.min_p,
             seed: self.seed,
             stop_after_calls: self.stop_after_calls,
             ignore_eos: self.ignore_eos,
@@ -126,6 +146,7 @@ impl EngineArgs {
     /// Loads the chosen engine for a model resolved for it, sized for `concurrency`
     /// requests in flight.
     pub fn load(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
+        self.generation().check().map_err(|e| Error::Usage(e.to_string()))?;
         match self.engine {
             EngineKind::Mistralrs => self.load_mistral(model),
             EngineKind::Llamacpp => self.load_llama(model, concurrency),
@@ -135,8 +156,8 @@ impl EngineArgs {
     #[cfg(feature = "llamacpp")]
     fn load_llama(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
         use crate::engine::llamacpp::{LlamaEngine, LlamaOptions};
-        if self.dtype.is_some() || self.isq.is_some() || self.prefix_cache.is_some() {
-            return Err(Error::Usage("--dtype, --isq and --prefix-cache are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
+        if self.dtype.is_some() || self.isq.is_some() {
+            return Err(Error::Usage("--dtype and --isq are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
         }
         let max_sequences = self.max_seqs.unwrap_or(concurrency.max(1));
         if let Some(b) = self.batch_tokens.filter(|b| *b < max_sequences) {
@@ -153,6 +174,7 @@ impl EngineArgs {
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
             backend_sampling: self.backend_sampling,
             kv_layout: self.kv_layout,
+            prefix_cache: self.prefix_cache.capacity(crate::engine::llamacpp::DEFAULT_PREFIXES),
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
     }
@@ -172,7 +194,10 @@ impl EngineArgs {
             dtype: self.dtype.unwrap_or(defaults.dtype),
             isq: self.isq,
             max_sequences: self.max_seqs.unwrap_or(32),
-            prefix_cache: self.prefix_cache,
+            prefix_cache: match self.prefix_cache {
+                PrefixCacheSetting::On => None,
+                other => Some(other.capacity(0)),
+            },
             threads: Some(self.threads.unwrap_or_else(crate::engine::available_cores)),
         };
         Ok(Box::new(MistralEngine::load(&model.path, &opts)?))

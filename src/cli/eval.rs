@@ -8,14 +8,14 @@ use crate::dataset::{Case, Dataset};
 use crate::codec::PromptStyle;
 use crate::run::manifest::{DatasetRef, Manifest};
 use crate::run::{EvalSettings, prepare, run_eval};
-use crate::score::ScoreOptions;
+use crate::score::{ScoreOptions, Scorer};
 use crate::summary::render_table;
 
 #[derive(Debug, Args)]
 pub struct EvalArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Dataset file (canonical JSONL).
+    /// Dataset file (canonical JSONL or Mobile Actions rows).
     #[arg(long, default_value = "datasets/demo.jsonl")]
     pub dataset: PathBuf,
     /// Run directory: predictions.jsonl, results.jsonl, summary.json, manifest.json.
@@ -30,6 +30,9 @@ pub struct EvalArgs {
     /// Only these categories.
     #[arg(long, value_delimiter = ',')]
     pub categories: Vec<String>,
+    /// Only the first K cases of each category (a stratified sample of a large set).
+    #[arg(long)]
+    pub per_category: Option<usize>,
     /// Finish an interrupted run in --out, skipping cases already predicted.
     #[arg(long)]
     pub resume: bool,
@@ -40,53 +43,87 @@ pub struct EvalArgs {
     /// Also write an HTML report of the run into this folder (e.g. reports/NAME/).
     #[arg(long)]
     pub report: Option<PathBuf>,
+    /// The rules: `bfcl` (BFCL's AST checker) or `exact` (exact match, as Google scores
+    /// Mobile Actions); recorded in the manifest.
+    #[arg(long, value_enum, default_value_t = Scorer::Bfcl)]
+    pub scorer: Scorer,
+    /// Run every case N times, run r with seed + r (with --temperature): the summary adds
+    /// pass@1, pass@N, pass^N (all N right) and how consistent the outputs are.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub repeats: u32,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
-/// The cases a run covers: category filter, then limit, in file order.
-pub fn select_cases(ds: &Dataset, categories: &[String], limit: Option<usize>) -> Result<Vec<Case>, Error> {
+/// The cases a run covers: category filter, at most `per_category` of each, then limit, in
+/// file order.
+pub fn select_cases(ds: &Dataset, categories: &[String], limit: Option<usize>, per_category: Option<usize>) -> Result<Vec<Case>, Error> {
     for c in categories {
         if !ds.cases.iter().any(|x| &x.category == c) {
             return Err(Error::Usage(format!("--categories: `{c}` is not a category of {}", ds.path.display())));
         }
     }
-    let selected = ds.cases.iter().filter(|c| categories.is_empty() || categories.contains(&c.category));
+    let mut taken: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let selected = ds.cases.iter().filter(|c| categories.is_empty() || categories.contains(&c.category)).filter(|c| {
+        let n = taken.entry(c.category.as_str()).or_default();
+        *n += 1;
+        per_category.is_none_or(|k| *n <= k)
+    });
     Ok(selected.take(limit.unwrap_or(usize::MAX)).cloned().collect())
 }
 
-pub fn run(a: EvalArgs) -> Result<i32, Error> {
-    if a.concurrency == 0 {
+/// One evaluation: what `eval` does, and `before-after` twice.
+pub struct EvalJob<'a> {
+    pub model: &'a ModelArgs,
+    pub engine: &'a super::engine_args::EngineArgs,
+    pub dataset: &'a Dataset,
+    pub dataset_path: &'a std::path::Path,
+    pub categories: &'a [String],
+    pub limit: Option<usize>,
+    pub per_category: Option<usize>,
+    pub out: &'a std::path::Path,
+    pub concurrency: usize,
+    pub resume: bool,
+    pub prompt_style: PromptStyle,
+    pub scorer: Scorer,
+    pub repeats: usize,
+}
+
+/// Loads the model, runs (or resumes) the cases into `out`, and prints the summary.
+pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
+    if job.concurrency == 0 {
         return Err(Error::Usage("--concurrency must be at least 1".into()));
     }
-    let ds = Dataset::load(&a.dataset)?;
-    let cases = select_cases(&ds, &a.categories, a.limit)?;
-    let model = a.model.resolve(a.engine.engine)?;
+    let cases = select_cases(job.dataset, job.categories, job.limit, job.per_category)?;
+    let model = job.model.resolve(job.engine)?;
     eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
-    let engine = a.engine.load(&model, a.concurrency)?;
-    let settings = a.engine.generation();
-    let opts = ScoreOptions::default();
-    let manifest = Manifest::new(
+    let engine = job.engine.load(&model, job.concurrency)?;
+    let settings = job.engine.generation();
+    let opts = ScoreOptions { scorer: job.scorer, ..ScoreOptions::default() };
+    let mut manifest = Manifest::new(
         model,
         engine.info(),
         settings.clone(),
-        a.prompt_style.name(),
-        a.concurrency,
+        job.prompt_style.name(),
+        job.concurrency,
         DatasetRef {
-            path: a.dataset.display().to_string(),
-            sha256: crate::fsutil::sha256_file(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?,
+            path: job.dataset_path.display().to_string(),
+            sha256: crate::fsutil::sha256_file(job.dataset_path).map_err(|source| Error::Write { path: job.dataset_path.to_path_buf(), source })?,
             cases: cases.len(),
-            categories: a.categories.clone(),
-            limit: a.limit,
+            categories: job.categories.to_vec(),
+            limit: job.limit,
+            per_category: job.per_category,
         },
     );
-    let existing = prepare(&a.out, &manifest, a.resume)?;
-    let run = EvalSettings { generation: settings, style: a.prompt_style, concurrency: a.concurrency, scoring: opts };
-    let outcome = run_eval(engine.as_ref(), &cases, &a.out, existing, &run)?;
+    manifest.scoring = opts.clone();
+    manifest.repeats = job.repeats;
+    let existing = prepare(job.out, &manifest, job.resume)?;
+    let run = EvalSettings { generation: settings, style: job.prompt_style, concurrency: job.concurrency, scoring: opts, repeats: job.repeats };
+    let outcome = run_eval(engine.as_ref(), &cases, job.out, existing, &run)?;
     print!("{}", render_table(&outcome.summary));
     let t = &outcome.timing;
     println!(
-        "\nrun: {} generated{} in {:.1}s ({:.2} cases/s at concurrency {}), load {:.1}s, TTFT p50 {}, e2e p50 {} p95 {}, decode {} tok/s, harness overhead {:.2}%",
+        "\nrun: {} generated{} in {:.1}s ({:.2} cases/s at concurrency {}), load {:.1}s, TTFT p50 {}, e2e p50 {} p95 {}, decode {} tok/s, harness overhead {:.2}%{}",
         outcome.generated,
         if outcome.resumed > 0 { format!(" ({} resumed)", outcome.resumed) } else { String::new() },
         t.wall_s,
@@ -97,9 +134,31 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         fmt_ms(t.e2e_ms_p50),
         fmt_ms(t.e2e_ms_p95),
         t.decode_tok_s_mean.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
-        100.0 * t.harness_overhead
+        100.0 * t.harness_overhead,
+        t.prefix_cache.as_ref().map(|p| format!(", prefix cache: {} hits, {} prompt tokens reused", p.hits, p.tokens_saved)).unwrap_or_default()
     );
-    println!("records: {}", a.out.display());
+    println!("records: {}", job.out.display());
+    Ok(outcome)
+}
+
+pub fn run(a: EvalArgs) -> Result<i32, Error> {
+    let ds = Dataset::load(&a.dataset)?;
+    let job = EvalJob {
+        model: &a.model,
+        engine: &a.engine,
+        dataset: &ds,
+        dataset_path: &a.dataset,
+        categories: &a.categories,
+        limit: a.limit,
+        per_category: a.per_category,
+        out: &a.out,
+        concurrency: a.concurrency,
+        resume: a.resume,
+        prompt_style: a.prompt_style,
+        scorer: a.scorer,
+        repeats: a.repeats as usize,
+    };
+    evaluate(&job)?;
     if let Some(dir) = &a.report {
         let run = crate::compare::Run::load(&a.out)?;
         let written = crate::report::write_report(&[run], false, Some(&ds), crate::compare::Allow::default(), dir)?;

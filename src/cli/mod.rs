@@ -1,5 +1,6 @@
 //! Command-line interface: clap definitions, one file per subcommand.
 
+mod before_after;
 mod bench;
 mod client;
 mod compare;
@@ -39,12 +40,16 @@ pub enum Command {
     /// Measure latency and throughput (TTFT, prefill/decode tok/s, e2e percentiles with CIs,
     /// requests/s per concurrency level, SLO goodput, peak memory).
     Bench(bench::BenchArgs),
-    /// Check a run against a stored baseline: exit 0 pass, 1 regression, 2 bad input.
+    /// Check a run against a stored baseline: exit 0 pass, 1 regression, 2 bad input or
+    /// usage, 3 a runtime failure.
     Gate(gate::GateArgs),
     /// Write a self-contained HTML report with PNG charts for one run or two (--compare).
     Report(report::ReportArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
     Eval(eval::EvalArgs),
+    /// Did the fine-tune help? Evaluate a model before and after fine-tuning (base vs base +
+    /// adapter, or two checkpoints) on held-out cases, compare them paired, write the report.
+    BeforeAfter(before_after::BeforeAfterArgs),
     /// Run the same cases through engine variants (dtype, quantization, concurrency) and
     /// report identical completions, first divergence and verdict agreement.
     Parity(parity::ParityArgs),
@@ -65,6 +70,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Score(a) => score::run(a),
         Command::Datasets(c) => datasets::run(c),
         Command::Eval(a) => eval::run(a),
+        Command::BeforeAfter(a) => before_after::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
         Command::Gate(a) => gate::run(a),

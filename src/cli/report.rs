@@ -3,8 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use super::compare::{AllowArgs, dataset_for};
-use crate::compare::Run;
+use super::compare::AllowArgs;
 use crate::report::write_report;
 
 #[derive(Debug, Args)]
@@ -26,8 +25,7 @@ pub struct ReportArgs {
 }
 
 pub fn run(a: ReportArgs) -> Result<i32, Error> {
-    let runs = a.runs.iter().map(|r| Run::load(r)).collect::<Result<Vec<_>, _>>()?;
-    let dataset = dataset_for(&a.dataset, &runs[0])?;
+    let (runs, dataset) = a.allow.load_runs(&a.runs, &a.dataset)?;
     let written = write_report(&runs, a.compare, dataset.as_ref(), a.allow.allow(), &a.out)?;
     println!("{}", written.verdict);
     println!("report: {} ({} charts)", written.index.display(), written.charts.len());

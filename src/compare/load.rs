@@ -3,7 +3,9 @@
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
+use crate::dataset::Dataset;
 use crate::records::ResultRecord;
+use crate::score::{ScoreOptions, Scorer};
 use crate::run::{MANIFEST, Manifest, RESULTS};
 
 #[derive(Debug, thiserror::Error)]
@@ -26,12 +28,19 @@ pub enum CompareError {
     SettingsMismatch(String),
     #[error("the runs used different engines ({a} vs {b}); pass --allow-engine-mismatch to compare them anyway")]
     EngineMismatch { a: String, b: String },
+    #[error("the runs were scored by different scorers ({a} vs {b}); pass --scorer NAME to rescore both alike, or --allow-scorer-mismatch")]
+    ScorerMismatch { a: String, b: String },
+    #[error("{dir}: rescoring with --scorer needs the dataset: pass --dataset (the manifest names {path}, which is not there)")]
+    NoDatasetToRescore { dir: PathBuf, path: String },
 }
 
 /// A run's records.
 pub struct Run {
     pub dir: PathBuf,
+    /// One result per case: its first run.
     pub results: Vec<ResultRecord>,
+    /// Every run of every case, when the run has `--repeats`; empty otherwise.
+    pub repeats: Vec<ResultRecord>,
     pub manifest: Option<Manifest>,
 }
 
@@ -52,9 +61,33 @@ impl Run {
         if results.is_empty() {
             return Err(CompareError::Empty(dir.to_path_buf()));
         }
+        let repeats = if results.iter().any(|r| r.repeat > 0) { std::mem::take(&mut results) } else { Vec::new() };
+        if !repeats.is_empty() {
+            results = repeats.iter().filter(|r| r.repeat == 0).cloned().collect();
+        }
         let manifest_path = dir.join(MANIFEST);
         let manifest = if manifest_path.exists() { Some(Manifest::read(&manifest_path).map_err(CompareError::Manifest)?) } else { None };
-        Ok(Run { dir: dir.to_path_buf(), results, manifest })
+        Ok(Run { dir: dir.to_path_buf(), results, repeats, manifest })
+    }
+
+    /// The rules the results were judged by (BFCL's when the run has no manifest).
+    pub fn scorer(&self) -> Scorer {
+        self.manifest.as_ref().map(|m| m.scoring.scorer).unwrap_or_default()
+    }
+
+    /// Judges the run's outputs again with other rules (results are a pure function of the
+    /// outputs and the cases); the manifest then records the new rules.
+    pub fn rescore(&mut self, dataset: &Dataset, opts: &ScoreOptions) {
+        let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = dataset.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+        for r in self.results.iter_mut().chain(self.repeats.iter_mut()) {
+            if let Some(case) = by_id.get(r.id.as_str()) {
+                let p = crate::records::Prediction { id: r.id.clone(), repeat: r.repeat, output: std::mem::take(&mut r.output), timings: r.timings.clone() };
+                *r = crate::run::result_record(case, &p, opts);
+            }
+        }
+        if let Some(m) = &mut self.manifest {
+            m.scoring = opts.clone();
+        }
     }
 
     /// The model (and adapter), with the prompt style when it is not the official one.

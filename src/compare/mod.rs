@@ -24,6 +24,7 @@ pub struct Allow {
     pub subset: bool,
     pub style_mismatch: bool,
     pub engine_mismatch: bool,
+    pub scorer_mismatch: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -162,12 +163,17 @@ fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
         ("model hash", |m| m.model.content_hash.chars().take(12).collect(), false),
         ("adapter", |m| m.model.adapter.as_ref().map(|x| x.path.display().to_string()).unwrap_or_else(|| "-".into()), false),
         ("engine", |m| format!("{} {}", m.engine.engine, m.engine.engine_version), true),
+        ("engine build", |m| m.engine.build.clone().unwrap_or_else(|| "-".into()), true),
+        // Greedy outputs depend on the instruction sets the kernels were built for.
+        ("kernels", |m| m.engine.kernels.clone().unwrap_or_else(|| "-".into()), true),
+        ("device", |m| m.engine.device.clone(), true),
         ("dtype / quantization", |m| format!("{} {}", m.engine.dtype, m.engine.quantization.clone().unwrap_or_default()), false),
         ("prompt style", |m| m.prompt_style.clone(), true),
         ("max new tokens", |m| m.generation.max_new_tokens.to_string(), true),
         ("temperature", |m| m.generation.temperature.map(|t| t.to_string()).unwrap_or_else(|| "greedy".into()), true),
         ("stop sequences", |m| m.generation.stop_sequences.join(" "), true),
         ("dataset", |m| m.dataset.sha256.chars().take(12).collect(), true),
+        ("scorer", |m| m.scoring.scorer.name().into(), true),
         ("concurrency", |m| m.concurrency.to_string(), false),
         ("host", |m| format!("{} ({} cores)", m.host.cpu, m.host.cores), false),
     ];
@@ -176,7 +182,9 @@ fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
         .map(|(field, get, unfair_if_differs)| {
             let (va, vb) = (get(ma), get(mb));
             let differs = va != vb;
-            ManifestRow { field: field.into(), a: va, b: vb, differs, unfair: differs && unfair_if_differs }
+            // "-": a run that does not record it (an older manifest): unknown, not unfair.
+            let unfair = differs && unfair_if_differs && va != "-" && vb != "-";
+            ManifestRow { field: field.into(), a: va, b: vb, differs, unfair }
         })
         .collect()
 }
@@ -198,7 +206,71 @@ pub struct Comparison {
     pub format_b: Format,
     pub timing: Vec<Delta>,
     pub manifests: Vec<ManifestRow>,
+    /// With `--repeats` in both runs: per-case pass rates, paired.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pass_rates: Option<PassRates>,
     pub verdict: String,
+}
+
+/// Repeated runs compared case by case on the share of runs that are right.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PassRates {
+    pub cases: usize,
+    pub runs_a: usize,
+    pub runs_b: usize,
+    /// Mean per-case pass rate of A and B.
+    pub a: f64,
+    pub b: f64,
+    pub delta: f64,
+    /// Paired bootstrap 95% interval of the mean difference (cases resampled).
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    /// Paired sign-flip permutation test of the mean difference (two-sided).
+    pub p_value: f64,
+}
+
+/// Pass rates of the cases both runs repeated; `None` unless both have repeats.
+fn pass_rates(a: &Run, b: &Run) -> Option<PassRates> {
+    if a.repeats.is_empty() || b.repeats.is_empty() {
+        return None;
+    }
+    let rates = |r: &Run| -> HashMap<String, (f64, usize)> {
+        crate::summary::runs_per_case(&r.repeats)
+            .into_iter()
+            .map(|(id, runs)| (id.to_string(), (runs.iter().filter(|x| x.valid).count() as f64 / runs.len() as f64, runs.len())))
+            .collect()
+    };
+    let (ra, rb) = (rates(a), rates(b));
+    let mut pairs: Vec<(f64, f64)> = ra.iter().filter_map(|(id, (x, _))| rb.get(id).map(|(y, _)| (*x, *y))).collect();
+    pairs.sort_by(|p, q| p.0.total_cmp(&q.0).then(p.1.total_cmp(&q.1)));
+    if pairs.is_empty() {
+        return None;
+    }
+    let diffs: Vec<f64> = pairs.iter().map(|(x, y)| y - x).collect();
+    let mean_of = |idx: &[usize]| mean(&idx.iter().map(|&i| diffs[i]).collect::<Vec<_>>());
+    let delta = mean(&diffs)?;
+    let ci = bootstrap_ci(diffs.len(), 2000, 0x5eed, mean_of);
+    // Under no difference each case's difference is as likely negated.
+    let mut rng = crate::stats::SplitMix64(0xf11b);
+    let flips = 10_000;
+    let extreme = (0..flips)
+        .filter(|_| {
+            let m = diffs.iter().map(|d| if rng.below(2) == 0 { *d } else { -*d }).sum::<f64>() / diffs.len() as f64;
+            m.abs() >= delta.abs() - 1e-12
+        })
+        .count();
+    let runs = |m: &HashMap<String, (f64, usize)>| m.values().map(|v| v.1).min().unwrap_or(0);
+    Some(PassRates {
+        cases: pairs.len(),
+        runs_a: runs(&ra),
+        runs_b: runs(&rb),
+        a: mean(&pairs.iter().map(|p| p.0).collect::<Vec<_>>())?,
+        b: mean(&pairs.iter().map(|p| p.1).collect::<Vec<_>>())?,
+        delta,
+        ci_low: ci.map(|c| c.0),
+        ci_high: ci.map(|c| c.1),
+        p_value: (extreme + 1) as f64 / (flips + 1) as f64,
+    })
 }
 
 fn outcome(r: &ResultRecord) -> String {
@@ -217,6 +289,9 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
         if ma.engine.engine != mb.engine.engine && !allow.engine_mismatch {
             return Err(CompareError::EngineMismatch { a: ma.engine.engine.clone(), b: mb.engine.engine.clone() });
         }
+    }
+    if a.scorer() != b.scorer() && !allow.scorer_mismatch {
+        return Err(CompareError::ScorerMismatch { a: a.scorer().name().into(), b: b.scorer().name().into() });
     }
     let by_id: HashMap<&str, &ResultRecord> = b.results.iter().map(|r| (r.id.as_str(), r)).collect();
     let pairs: Vec<(&ResultRecord, &ResultRecord)> =
@@ -266,6 +341,7 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
         format_b: format_of(pairs.iter().map(|p| p.1)),
         timing,
         manifests: manifest_rows(a, b),
+        pass_rates: pass_rates(a, b),
         verdict,
     })
 }
@@ -277,15 +353,20 @@ fn verdict(overall: &Paired, categories: &BTreeMap<String, Paired>, timing: &[De
     let direction = if overall.delta > 0.0 { "better" } else if overall.delta < 0.0 { "worse" } else { "no different" };
     let significance = if overall.p_value < 0.05 { "significant" } else { "not significant" };
     let mut s = format!(
-        "B is {direction} overall ({:+.1} points, {:.1}% -> {:.1}%, McNemar p={:.3}, {significance}); better on {better} and worse on {worse} of {} categories",
+        "B is {direction} overall ({:+.1} points, {:.1}% -> {:.1}%, McNemar p{}, {significance}); better on {better} and worse on {worse} of {} categories",
         100.0 * overall.delta,
         100.0 * overall.a.accuracy,
         100.0 * overall.b.accuracy,
-        overall.p_value,
+        fmt_p(overall.p_value),
         categories.len()
     );
     if let Some(p95) = timing.iter().find(|d| d.metric == "e2e_ms p95") {
         s.push_str(&format!("; p95 latency {:+.0}%", 100.0 * (p95.ratio - 1.0)));
     }
     s
+}
+
+/// A p-value as `=0.031` or, when tiny, `=2.4e-12` (three decimals would print 0.000).
+pub fn fmt_p(p: f64) -> String {
+    if p < 0.001 { format!("={p:.1e}") } else { format!("={p:.3}") }
 }

@@ -44,6 +44,9 @@ pub fn table(c: &Comparison) -> String {
     for (name, p) in accuracy_rows(c) {
         let _ = writeln!(o, "{:<w$}  {:>5}  {:>24}  {:>24}  {:>+6.1}  {:>5}  {:>6}  {:>8.4}", name, p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
     }
+    if let Some(r) = &c.pass_rates {
+        let _ = writeln!(o, "\n{}", pass_rate_line(r));
+    }
     let _ = writeln!(o, "\nformat            A        B");
     for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "{name:<14} {:>7} {:>8}", pct(a), pct(b));
@@ -86,6 +89,24 @@ pub fn table(c: &Comparison) -> String {
     o
 }
 
+/// Repeated runs in one line: mean per-case pass rates, their paired difference and test.
+pub fn pass_rate_line(r: &super::PassRates) -> String {
+    let ci = match (r.ci_low, r.ci_high) {
+        (Some(l), Some(h)) => format!(" [{:+.1}, {:+.1}]", 100.0 * l, 100.0 * h),
+        _ => String::new(),
+    };
+    format!(
+        "pass rate over repeats ({} cases, {} / {} runs each): A {}, B {}, B-A {:+.1} points{ci}, paired sign-flip p{}",
+        r.cases,
+        r.runs_a,
+        r.runs_b,
+        pct(r.a),
+        pct(r.b),
+        100.0 * r.delta,
+        super::fmt_p(r.p_value)
+    )
+}
+
 fn md_escape(s: &str) -> String {
     shorten(s, 120).replace('|', "\\|").replace('`', "'").replace('<', "&lt;").replace('>', "&gt;")
 }
@@ -101,6 +122,9 @@ pub fn markdown(c: &Comparison) -> String {
     for (name, p) in accuracy_rows(c) {
         let bold = if name == "overall" { "**" } else { "" };
         let _ = writeln!(o, "| {bold}{name}{bold} | {} | {} | {} | {:+.1} | {} | {} | {:.4} |", p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
+    }
+    if let Some(r) = &c.pass_rates {
+        let _ = writeln!(o, "\n{}", pass_rate_line(r));
     }
     let _ = writeln!(o, "\n| format | A | B |\n|---|---:|---:|");
     for (name, a, b) in format_rows(c) {

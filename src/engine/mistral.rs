@@ -24,8 +24,7 @@ use mistralrs::{
 use serde::{Deserialize, Serialize};
 
 use super::tokenizer::PromptTokenizer;
-use super::{CALLS_DONE, CallClock, Completion, Engine, EngineError, EngineInfo, GenerationSettings, backend_feature};
-use crate::records::Timings;
+use super::{CALLS_DONE, Completion, Engine, EngineError, EngineInfo, GenerationSettings, Tracker, backend_feature};
 
 pub const MISTRALRS_VERSION: &str = "0.8.1";
 
@@ -91,6 +90,8 @@ pub struct MistralEngine {
     tokenizer: PromptTokenizer,
     info: EngineInfo,
     next_id: AtomicUsize,
+    /// Prompt plus new tokens may not exceed this (config.json's max_position_embeddings).
+    context: Option<usize>,
 }
 
 fn load_err(dir: &Path, message: impl ToString) -> EngineError {
@@ -165,8 +166,17 @@ impl MistralEngine {
             kv_layout: None,
             batch_tokens: None,
             ubatch_tokens: None,
+            prefix_cache: opts.prefix_cache,
+            build: Some(MISTRALRS_VERSION.into()),
+            kernels: Some(super::rust_target_features()),
         };
-        Ok(MistralEngine { rt, model, tokenizer, info, next_id: AtomicUsize::new(0) })
+        // The model's own context (config.json), which no sequence may run past.
+        let context = std::fs::read_to_string(dir.join("config.json"))
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|c| c.get("max_position_embeddings").and_then(|v| v.as_u64()))
+            .map(|n| n as usize);
+        Ok(MistralEngine { rt, model, tokenizer, info, next_id: AtomicUsize::new(0), context })
     }
 
     pub fn tokenizer(&self) -> &PromptTokenizer {
@@ -194,6 +204,9 @@ impl MistralEngine {
                 }
                 let mut p = SamplingParams::neutral();
                 p.temperature = Some(t);
+                p.top_k = settings.top_k;
+                p.top_p = settings.top_p;
+                p.min_p = settings.min_p;
                 p
             }
         };
@@ -222,7 +235,14 @@ impl Engine for MistralEngine {
         settings: &GenerationSettings,
         on_piece: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Completion, EngineError> {
+        settings.check()?;
         let ids = self.tokenizer.encode(prompt)?;
+        if settings.max_new_tokens == 0 {
+            return Ok(Completion::nothing(ids.len()));
+        }
+        if let Some(context) = self.context {
+            super::check_context(ids.len(), settings, context, "")?;
+        }
         let prompt_tokens = ids.len() as u64;
         let sampling = Self::sampling(settings)?;
         let sender = self.model.inner().get_sender(None).map_err(|e| EngineError::Generate(e.to_string()))?;
@@ -246,20 +266,15 @@ impl Engine for MistralEngine {
                 model_id: None,
                 truncate_sequence: false,
             }));
-            let start = Instant::now();
+            let mut track = Tracker::new(Instant::now());
             sender.send(request).await.map_err(|e| EngineError::Generate(format!("engine is gone: {e}")))?;
-            let mut clock = CallClock::default();
-            let mut ttft_ms = None;
-            let mut steps = 0u64;
             let mut finish_reason = String::from("unknown");
             while let Some(resp) = rx.recv().await {
-                let ms = start.elapsed().as_secs_f64() * 1000.0;
                 match resp {
                     Response::CompletionChunk(chunk) => {
                         for choice in chunk.choices {
-                            steps += 1;
-                            ttft_ms.get_or_insert(ms);
-                            clock.push(&choice.text, ms);
+                            let ms = track.step();
+                            track.push(&choice.text, ms);
                             if !on_piece(&choice.text) {
                                 // Dropping the receiver makes mistral.rs cancel the sequence.
                                 return Err(EngineError::Canceled);
@@ -271,7 +286,7 @@ impl Engine for MistralEngine {
                         if finish_reason != "unknown" {
                             break;
                         }
-                        if settings.stop_after_calls && clock.calls_finished() {
+                        if settings.stop_after_calls && track.calls_finished() {
                             // Dropping the receiver makes mistral.rs cancel the sequence.
                             finish_reason = CALLS_DONE.into();
                             break;
@@ -288,19 +303,7 @@ impl Engine for MistralEngine {
                     _ => {}
                 }
             }
-            let total_ms = start.elapsed().as_secs_f64() * 1000.0;
-            let text = clock.final_text(&finish_reason, settings);
-            Ok(Completion {
-                text,
-                finish_reason,
-                timings: Timings {
-                    prompt_tokens: Some(prompt_tokens),
-                    completion_tokens: Some(steps),
-                    ttft_ms,
-                    last_call_ms: clock.last_call_ms,
-                    total_ms: Some(total_ms),
-                },
-            })
+            Ok(track.finish(&finish_reason, settings, prompt_tokens, None))
         })
     }
 }

@@ -42,6 +42,7 @@ impl Engine for MockEngine {
                 ttft_ms: Some(1.0),
                 last_call_ms: None,
                 total_ms: Some(1.0 + n as f64),
+                cached_tokens: None,
             },
         })
     }
@@ -58,10 +59,15 @@ impl Engine for MockEngine {
 
 /// Streams its prompt back in pieces, `delay` apart: a model-free engine for exercising the
 /// serving protocol (streaming order, cancel, disconnects, shutdown). `fgbench serve`
-/// offers it as the model source `mock:echo[:DELAY_MS]`.
+/// offers it as the model source `mock:echo[:DELAY_MS]`. A prompt containing
+/// [`EchoEngine::CRASH`] makes it panic, as an engine bug would (tests of the server's guard).
 pub struct EchoEngine {
     pub delay: std::time::Duration,
     pub chunk: usize,
+}
+
+impl EchoEngine {
+    pub const CRASH: &'static str = "<<fgbench-echo-crash>>";
 }
 
 impl Engine for EchoEngine {
@@ -69,7 +75,13 @@ impl Engine for EchoEngine {
         EngineInfo { engine: "mock-echo".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: usize::MAX, ..Default::default() }
     }
 
-    fn generate_streaming(&self, prompt: &str, _settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
+    fn generate_streaming(&self, prompt: &str, settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
+        if prompt.contains(Self::CRASH) {
+            panic!("the echo engine was asked to crash");
+        }
+        if settings.max_new_tokens == 0 {
+            return Ok(Completion::nothing(prompt.chars().count()));
+        }
         let start = std::time::Instant::now();
         let chars: Vec<char> = prompt.chars().collect();
         let mut ttft = None;
@@ -84,7 +96,7 @@ impl Engine for EchoEngine {
         Ok(Completion {
             text: prompt.to_string(),
             finish_reason: "stop".into(),
-            timings: Timings { prompt_tokens: Some(chars.len() as u64), completion_tokens: Some(n), ttft_ms: ttft, last_call_ms: None, total_ms: Some(start.elapsed().as_secs_f64() * 1000.0) },
+            timings: Timings { prompt_tokens: Some(chars.len() as u64), completion_tokens: Some(n), ttft_ms: ttft, last_call_ms: None, total_ms: Some(start.elapsed().as_secs_f64() * 1000.0), cached_tokens: None },
         })
     }
 

@@ -19,6 +19,15 @@ pub struct GenerationSettings {
     pub max_new_tokens: usize,
     /// `None` is greedy decoding.
     pub temperature: Option<f64>,
+    /// With a temperature: keep the k most likely tokens (FunctionGemma's authors: 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<usize>,
+    /// With a temperature: keep the most likely tokens up to this total probability (0.95).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    /// With a temperature: drop tokens less likely than this share of the most likely one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_p: Option<f64>,
     /// Sampling seed (only meaningful with a temperature).
     pub seed: Option<u64>,
     /// Generation stops when the text produces one of these (besides the tokenizer's eos).
@@ -38,6 +47,9 @@ impl Default for GenerationSettings {
         GenerationSettings {
             max_new_tokens: 128,
             temperature: None,
+            top_k: None,
+            top_p: None,
+            min_p: None,
             seed: None,
             stop_sequences: STOP_SEQUENCES.iter().map(|s| s.to_string()).collect(),
             stop_after_calls: false,
@@ -54,6 +66,50 @@ pub struct Completion {
     /// `stop`, `eos`, `length` or `canceled` (the engine's own word).
     pub finish_reason: String,
     pub timings: Timings,
+}
+
+impl Completion {
+    /// The answer to a request for no new tokens: nothing is generated.
+    pub fn nothing(prompt_tokens: usize) -> Completion {
+        let timings = Timings { prompt_tokens: Some(prompt_tokens as u64), completion_tokens: Some(0), total_ms: Some(0.0), ..Timings::default() };
+        Completion { text: String::new(), finish_reason: "length".into(), timings }
+    }
+}
+
+impl GenerationSettings {
+    /// Settings that cannot mean anything: a truncation without a temperature (greedy
+    /// decoding ignores it), or values out of range.
+    pub fn check(&self) -> Result<(), EngineError> {
+        let sampling = self.top_k.is_some() || self.top_p.is_some() || self.min_p.is_some();
+        if sampling && self.temperature.is_none() {
+            return Err(EngineError::Unsupported("--top-k, --top-p and --min-p shape sampling: give a --temperature too (greedy decoding ignores them)".into()));
+        }
+        if self.temperature.is_some_and(|t| !t.is_finite() || t < 0.0) {
+            return Err(EngineError::Unsupported("temperature must be a finite number >= 0".into()));
+        }
+        if self.top_k == Some(0) {
+            return Err(EngineError::Unsupported("top_k must be at least 1".into()));
+        }
+        for (name, v) in [("top_p", self.top_p), ("min_p", self.min_p)] {
+            if v.is_some_and(|v| !(0.0..=1.0).contains(&v) || v.is_nan()) {
+                return Err(EngineError::Unsupported(format!("{name} must lie in [0, 1]")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a request whose prompt and new tokens do not fit the context a sequence has
+/// (a huge max_new_tokens would run a sequence past it and fail the whole batch).
+pub fn check_context(prompt_tokens: usize, settings: &GenerationSettings, context: usize, raise: &str) -> Result<(), EngineError> {
+    let needed = prompt_tokens.saturating_add(settings.max_new_tokens);
+    if needed > context {
+        return Err(EngineError::Unsupported(format!(
+            "prompt of {prompt_tokens} tokens + {} new tokens exceeds the context of {context} tokens per sequence{raise}",
+            settings.max_new_tokens
+        )));
+    }
+    Ok(())
 }
 
 /// What an engine is and how it runs, for run manifests.
@@ -82,6 +138,17 @@ pub struct EngineInfo {
     pub batch_tokens: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ubatch_tokens: Option<usize>,
+    /// The engine library actually loaded, as it reports itself (llama.cpp: ggml's version
+    /// and commit, which under `cuda-dl` come from the shared library found at run time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub build: Option<String>,
+    /// The instruction sets the CPU kernels were built for (greedy outputs depend on them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kernels: Option<String>,
+    /// Prompt prefixes the engine keeps prefilled for reuse (0: off); `None` where the
+    /// engine has no such setting recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<usize>,
 }
 
 /// llama.cpp's KV cache across the sequences of a batch.
@@ -97,6 +164,54 @@ pub enum KvLayout {
     /// 9% more cases/s at 8 in flight, 26% at 32 (docs/performance.md).
     #[default]
     PerSequence,
+}
+
+/// The SIMD instruction sets this binary's Rust code (candle's CPU kernels, for mistral.rs)
+/// was compiled for.
+pub fn rust_target_features() -> String {
+    let features = [
+        ("SSE4.2", cfg!(target_feature = "sse4.2")),
+        ("AVX", cfg!(target_feature = "avx")),
+        ("AVX2", cfg!(target_feature = "avx2")),
+        ("FMA", cfg!(target_feature = "fma")),
+        ("F16C", cfg!(target_feature = "f16c")),
+        ("AVX512F", cfg!(target_feature = "avx512f")),
+        ("NEON", cfg!(target_feature = "neon")),
+    ];
+    let on: Vec<&str> = features.iter().filter(|f| f.1).map(|f| f.0).collect();
+    if on.is_empty() { format!("{} baseline", std::env::consts::ARCH) } else { on.join(" ") }
+}
+
+/// `--prefix-cache`: reuse the KV of shared prompt prefixes. `on` (the engine's default
+/// capacity), `off`, or a capacity (llama.cpp: prefixes kept; mistral.rs: sequences).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PrefixCacheSetting {
+    #[default]
+    On,
+    Off,
+    Capacity(usize),
+}
+
+impl PrefixCacheSetting {
+    /// The capacity, with the engine's default for `on`.
+    pub fn capacity(self, default: usize) -> usize {
+        match self {
+            PrefixCacheSetting::On => default,
+            PrefixCacheSetting::Off => 0,
+            PrefixCacheSetting::Capacity(n) => n,
+        }
+    }
+}
+
+impl std::str::FromStr for PrefixCacheSetting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "on" => Ok(PrefixCacheSetting::On),
+            "off" => Ok(PrefixCacheSetting::Off),
+            n => n.parse().map(PrefixCacheSetting::Capacity).map_err(|_| format!("`{n}`: expected on, off or a number")),
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +321,77 @@ pub fn strip_stop_suffix(text: &str, settings: &GenerationSettings) -> String {
         }
     }
     t.to_string()
+}
+
+/// What both engines track while a completion streams, and the completion it becomes: the
+/// clock from the request's hand-over, the first token's time, the decoding steps, the text
+/// (with the time of its last `<end_function_call>`), and the stop rules on that text.
+pub struct Tracker {
+    start: std::time::Instant,
+    clock: CallClock,
+    ttft_ms: Option<f64>,
+    steps: u64,
+}
+
+impl Tracker {
+    pub fn new(start: std::time::Instant) -> Tracker {
+        Tracker { start, clock: CallClock::default(), ttft_ms: None, steps: 0 }
+    }
+
+    pub fn ms(&self) -> f64 {
+        self.start.elapsed().as_secs_f64() * 1000.0
+    }
+
+    /// A decoding step finished (the first one is the time to first token); its time.
+    pub fn step(&mut self) -> f64 {
+        let ms = self.ms();
+        self.ttft_ms.get_or_insert(ms);
+        self.steps += 1;
+        ms
+    }
+
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// Text the last step decoded.
+    pub fn push(&mut self, piece: &str, ms: f64) {
+        self.clock.push(piece, ms);
+    }
+
+    /// The reason to stop now, if any, by the rules that look at the text (stop sequences
+    /// unless `ignore_eos`, the stop after the calls) and the length limit.
+    pub fn stop_reason(&self, settings: &GenerationSettings) -> Option<&'static str> {
+        let text = self.clock.text();
+        if !settings.ignore_eos && settings.stop_sequences.iter().any(|stop| text.ends_with(stop.as_str())) {
+            return Some("stop");
+        }
+        if settings.stop_after_calls && self.clock.calls_finished() {
+            return Some(CALLS_DONE);
+        }
+        (self.steps as usize >= settings.max_new_tokens).then_some("length")
+    }
+
+    pub fn calls_finished(&self) -> bool {
+        self.clock.calls_finished()
+    }
+
+    /// The completion: the text without the marker that ended it, and its timings.
+    pub fn finish(self, finish_reason: &str, settings: &GenerationSettings, prompt_tokens: u64, cached_tokens: Option<u64>) -> Completion {
+        let total_ms = self.ms();
+        Completion {
+            text: self.clock.final_text(finish_reason, settings),
+            finish_reason: finish_reason.into(),
+            timings: Timings {
+                prompt_tokens: Some(prompt_tokens),
+                completion_tokens: Some(self.steps),
+                ttft_ms: self.ttft_ms,
+                last_call_ms: self.clock.last_call_ms,
+                total_ms: Some(total_ms),
+                cached_tokens,
+            },
+        }
+    }
 }
 
 /// Tracks streamed text to time the last `<end_function_call>`.

@@ -6,7 +6,6 @@
 //! runs from handing the first measured request to a worker until the last one returns.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -20,8 +19,22 @@ pub struct BenchPlan {
     pub concurrency: Vec<usize>,
     pub warmup: usize,
     pub repetitions: usize,
+    /// Measured requests per level (prompts cycled); default [`BenchPlan::requests_for`].
+    pub requests_per_level: Option<usize>,
     pub slo_ttft_ms: Option<f64>,
     pub slo_e2e_ms: Option<f64>,
+}
+
+/// Waves of requests a level sends by default: enough to hold its concurrency for most of
+/// the level, not just while the first wave starts and the last one drains.
+pub const DEFAULT_WAVES: usize = 4;
+
+impl BenchPlan {
+    /// Measured requests at `concurrency`: as asked, else the larger of [`DEFAULT_WAVES`]
+    /// waves and every prompt `repetitions` times.
+    pub fn requests_for(&self, concurrency: usize) -> usize {
+        self.requests_per_level.unwrap_or_else(|| (DEFAULT_WAVES * concurrency).max(self.prompts.len() * self.repetitions))
+    }
 }
 
 /// A statistic with its bootstrap 95% interval.
@@ -43,6 +56,11 @@ fn estimate(v: &[f64], q: f64) -> Option<Estimate> {
 pub struct LevelResult {
     pub concurrency: usize,
     pub requests: usize,
+    /// Requests / concurrency: how many times the level's slots were filled.
+    pub waves: f64,
+    /// Set when the level cannot be what its concurrency says (fewer requests than slots).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     pub wall_s: f64,
     pub requests_per_s: f64,
     pub output_tokens_per_s: f64,
@@ -82,9 +100,15 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
             .count();
         ok as f64 / done.len().max(1) as f64
     });
+    let waves = done.len() as f64 / concurrency.max(1) as f64;
+    let note = (done.len() < concurrency)
+        .then(|| format!("only {} requests: concurrency {concurrency} is never reached; raise --requests-per-level", done.len()))
+        .or_else(|| (waves < 2.0).then(|| format!("{waves:.1} waves: the level is mostly ramp-up and drain; raise --requests-per-level")));
     LevelResult {
         concurrency,
         requests: done.len(),
+        waves,
+        note,
         wall_s,
         requests_per_s: done.len() as f64 / wall_s.max(1e-9),
         output_tokens_per_s: out_tokens / wall_s.max(1e-9),
@@ -105,23 +129,17 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
 /// Runs `prompts` through `engine` with `workers` requests in flight; returns the
 /// completions and the wall time.
 fn drive(engine: &dyn Engine, prompts: &[&str], workers: usize, settings: &GenerationSettings) -> Result<(Vec<Completion>, f64), EngineError> {
-    let next = AtomicUsize::new(0);
     let results = Mutex::new(Vec::with_capacity(prompts.len()));
     let failure = Mutex::new(None);
     let start = Instant::now();
-    std::thread::scope(|s| {
-        for _ in 0..workers.max(1) {
-            s.spawn(|| {
-                while let Some(p) = prompts.get(next.fetch_add(1, Ordering::SeqCst)) {
-                    match engine.generate(p, settings) {
-                        Ok(c) => results.lock().expect("results lock").push(c),
-                        Err(e) => {
-                            failure.lock().expect("failure lock").get_or_insert(e);
-                            next.store(usize::MAX / 2, Ordering::SeqCst);
-                        }
-                    }
-                }
-            });
+    crate::pool::for_each_index(prompts.len(), workers, |_, i| match engine.generate(prompts[i], settings) {
+        Ok(c) => {
+            results.lock().expect("results lock").push(c);
+            true
+        }
+        Err(e) => {
+            failure.lock().expect("failure lock").get_or_insert(e);
+            false
         }
     });
     let wall = start.elapsed().as_secs_f64();
@@ -138,7 +156,7 @@ pub fn bench(engine: &dyn Engine, plan: &BenchPlan, settings: &GenerationSetting
     for &c in &plan.concurrency {
         let warm: Vec<&str> = all.iter().cycle().take(plan.warmup).copied().collect();
         drive(engine, &warm, c, settings)?;
-        let measured: Vec<&str> = (0..plan.repetitions).flat_map(|_| all.iter().copied()).collect();
+        let measured: Vec<&str> = all.iter().cycle().take(plan.requests_for(c)).copied().collect();
         let (done, wall) = drive(engine, &measured, c, settings)?;
         let r = level_result(c, &done, wall, plan);
         progress(&r);
@@ -177,14 +195,14 @@ pub fn gpu_memory_mib() -> Option<f64> {
 pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "concurrency", "requests", "wall_s", "requests_per_s", "output_tokens_per_s", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90",
+        "concurrency", "requests", "waves", "wall_s", "requests_per_s", "output_tokens_per_s", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90",
         "e2e_ms_p95", "e2e_ms_p99", "prefill_tok_s", "decode_tok_s", "inter_token_ms", "last_call_ms", "goodput", "harness_overhead",
     ])?;
     let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     let e = |v: &Option<Estimate>| f(v.as_ref().map(|x| x.value));
     for l in levels {
         w.write_record([
-            l.concurrency.to_string(), l.requests.to_string(), format!("{:.3}", l.wall_s), format!("{:.4}", l.requests_per_s),
+            l.concurrency.to_string(), l.requests.to_string(), format!("{:.1}", l.waves), format!("{:.3}", l.wall_s), format!("{:.4}", l.requests_per_s),
             format!("{:.3}", l.output_tokens_per_s), e(&l.ttft_ms_p50), e(&l.e2e_ms_p50), e(&l.e2e_ms_p90), e(&l.e2e_ms_p95),
             e(&l.e2e_ms_p99), f(l.prefill_tok_s), f(l.decode_tok_s), f(l.inter_token_ms), f(l.last_call_ms), f(l.goodput), l.harness_overhead.map(|x| format!("{x:.6}")).unwrap_or_default(),
         ])?;
@@ -197,15 +215,20 @@ pub fn render_table(levels: &[LevelResult]) -> String {
     let est = |e: &Option<Estimate>| e.as_ref().map(|x| format!("{:.0} [{:.0},{:.0}]", x.value, x.ci_low, x.ci_high)).unwrap_or_else(|| "-".into());
     let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
     let mut o = format!(
-        "{:>4} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
-        "conc", "reqs", "req/s", "out tok/s", "TTFT p50 ms", "e2e p50 ms", "e2e p95 ms", "prefill/s", "decode/s", "ITL ms", "goodput"
+        "{:>4} {:>5} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+        "conc", "reqs", "waves", "req/s", "out tok/s", "TTFT p50 ms", "e2e p50 ms", "e2e p95 ms", "prefill/s", "decode/s", "ITL ms", "goodput"
     );
     for l in levels {
         o.push_str(&format!(
-            "{:>4} {:>5} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
-            l.concurrency, l.requests, l.requests_per_s, l.output_tokens_per_s, est(&l.ttft_ms_p50), est(&l.e2e_ms_p50), est(&l.e2e_ms_p95),
+            "{:>4} {:>5} {:>5.1} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+            l.concurrency, l.requests, l.waves, l.requests_per_s, l.output_tokens_per_s, est(&l.ttft_ms_p50), est(&l.e2e_ms_p50), est(&l.e2e_ms_p95),
             f(l.prefill_tok_s, 0), f(l.decode_tok_s, 1), f(l.inter_token_ms, 1), l.goodput.map(|g| format!("{:.0}%", 100.0 * g)).unwrap_or_else(|| "-".into())
         ));
+    }
+    for l in levels {
+        if let Some(n) = &l.note {
+            o.push_str(&format!("note: concurrency {}: {n}\n", l.concurrency));
+        }
     }
     o
 }

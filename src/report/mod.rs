@@ -101,6 +101,12 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         .iter()
         .map(|r| r.results.iter().filter_map(|x| Some((x.timings.prompt_tokens? as f64, x.timings.ttft_ms?))).collect())
         .collect();
+    // How the number of declared tools (the length of the shared tool block) drives TTFT.
+    let tools: HashMap<&str, usize> = dataset.map(|d| d.cases.iter().map(|c| (c.id.as_str(), c.tools.len())).collect()).unwrap_or_default();
+    let ttft_tools: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| r.results.iter().filter_map(|x| Some((*tools.get(x.id.as_str())? as f64, x.timings.ttft_ms?))).collect())
+        .collect();
     let timings: Vec<Option<RunTiming>> = runs.iter().map(run_timing).collect();
     let throughput: Vec<Vec<(f64, f64)>> = timings.iter().map(|t| t.iter().map(|t| (t.concurrency as f64, t.cases_per_s)).collect()).collect();
 
@@ -123,6 +129,11 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         chart("ttft_vs_prompt.png", "Time to first token against prompt length", &|p| {
             plot::scatter(p, "TTFT vs prompt length", "prompt tokens", "TTFT ms", &series, &ttft, false)
         })?;
+        if ttft_tools.iter().any(|v| !v.is_empty()) {
+            chart("ttft_vs_tools.png", "Time to first token against the number of declared tools", &|p| {
+                plot::scatter(p, "TTFT vs declared tools", "tools declared", "TTFT ms", &series, &ttft_tools, false)
+            })?;
+        }
     }
     if throughput.iter().any(|t| !t.is_empty()) {
         chart("throughput.png", "Throughput against concurrency (cases/s)", &|p| {

@@ -20,6 +20,8 @@ pub struct DatasetRef {
     pub categories: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_category: Option<usize>,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -56,6 +58,9 @@ pub struct Manifest {
     /// The prompt rendering (`official`: Google's FunctionGemma chat template).
     pub prompt_style: String,
     pub concurrency: usize,
+    /// Runs of every case (`--repeats`).
+    #[serde(default = "one")]
+    pub repeats: usize,
     pub scoring: ScoreOptions,
     pub dataset: DatasetRef,
     pub host: Host,
@@ -81,6 +86,7 @@ impl Manifest {
             generation,
             prompt_style: prompt_style.into(),
             concurrency,
+            repeats: 1,
             scoring: ScoreOptions::default(),
             dataset,
             host: Host::detect(),
@@ -116,6 +122,10 @@ impl Manifest {
         }
         serde_json::from_value(v).map_err(|e| format!("{}: {e}", path.display()))
     }
+}
+
+fn one() -> usize {
+    1
 }
 
 /// Seconds since the epoch as an RFC 3339 UTC timestamp (no time-zone database needed).

@@ -148,6 +148,20 @@ pub struct EvalSettings {
     pub style: PromptStyle,
     pub concurrency: usize,
     pub scoring: ScoreOptions,
+    /// Runs of every case; run `r > 0` samples with seed + r (`--repeats`).
+    pub repeats: usize,
+}
+
+impl EvalSettings {
+    /// The generation settings of repeat `r`: the run's own for the first, then the seed
+    /// moved on by `r`, so every repeat samples differently and reproducibly.
+    fn for_repeat(&self, r: u32) -> GenerationSettings {
+        let mut g = self.generation.clone();
+        if r > 0 {
+            g.seed = Some(g.seed.unwrap_or(0).wrapping_add(u64::from(r)));
+        }
+        g
+    }
 }
 
 pub fn run_eval(
@@ -157,62 +171,57 @@ pub fn run_eval(
     existing: Vec<Prediction>,
     run: &EvalSettings,
 ) -> Result<EvalOutcome, RunError> {
-    let (settings, concurrency, opts, style) = (&run.generation, run.concurrency, &run.scoring, run.style);
-    let done: HashSet<String> = existing.iter().map(|p| p.id.clone()).collect();
-    let todo: Vec<&Case> = cases.iter().filter(|c| !done.contains(&c.id)).collect();
+    let (concurrency, opts, style) = (run.concurrency, &run.scoring, run.style);
+    let done: HashSet<(String, u32)> = existing.iter().map(|p| (p.id.clone(), p.repeat)).collect();
+    let repeats = run.repeats.max(1) as u32;
+    let todo: Vec<(&Case, u32)> =
+        (0..repeats).flat_map(|r| cases.iter().map(move |c| (c, r))).filter(|(c, r)| !done.contains(&(c.id.clone(), *r))).collect();
     let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
     let preds_path = out.join(PREDICTIONS);
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&preds_path).map_err(io(&preds_path))?;
     file.seek(std::io::SeekFrom::End(0)).map_err(io(&preds_path))?;
 
-    let progress = Progress::new(cases.len(), done.len());
-    let next = AtomicUsize::new(0);
+    let progress = Progress::new(cases.len() * repeats as usize, done.len());
     // Time spent on harness work (rendering, scoring, writing records), summed over threads.
     let harness_ns = AtomicUsize::new(0);
     let workers = concurrency.max(1).min(todo.len().max(1));
     let start = Instant::now();
     let mut new_preds: Vec<Prediction> = Vec::with_capacity(todo.len());
-    let mut correct = existing.iter().filter(|p| by_id.get(p.id.as_str()).is_some_and(|c| score_output(c, &p.output, opts).check.valid)).count();
+    // Every prediction is scored once: these records are what results.jsonl gets.
+    let mut results: Vec<ResultRecord> = existing.iter().filter_map(|p| by_id.get(p.id.as_str()).map(|c| result_record(c, p, opts))).collect();
+    let mut correct = results.iter().filter(|r| r.valid).count();
     let mut failure: Option<RunError> = None;
     std::thread::scope(|s| {
         let (tx, rx) = mpsc::channel::<Result<Prediction, RunError>>();
-        for _ in 0..workers {
-            let tx = tx.clone();
-            let (todo, next, harness_ns) = (&todo, &next, &harness_ns);
-            s.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(case) = todo.get(i) else { break };
-                    let t0 = Instant::now();
-                    let prompt = style.render(&case.messages, &case.tools);
-                    harness_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
-                    let r = engine.generate(&prompt, settings);
-                    let msg = r
-                        .map(|c| Prediction { id: case.id.clone(), output: c.text, timings: c.timings })
-                        .map_err(|source| RunError::Engine { id: case.id.clone(), source });
-                    let stop = msg.is_err();
-                    if tx.send(msg).is_err() || stop {
-                        // Stop handing out work after a failure.
-                        next.store(usize::MAX / 2, Ordering::SeqCst);
-                        break;
-                    }
-                }
+        let (todo, harness_ns) = (&todo, &harness_ns);
+        s.spawn(move || {
+            crate::pool::for_each_index(todo.len(), workers, |_, i| {
+                let (case, repeat) = todo[i];
+                let t0 = Instant::now();
+                let prompt = style.render(&case.messages, &case.tools);
+                harness_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
+                let msg = engine
+                    .generate(&prompt, &run.for_repeat(repeat))
+                    .map(|c| Prediction { id: case.id.clone(), repeat, output: c.text, timings: c.timings })
+                    .map_err(|source| RunError::Engine { id: case.id.clone(), source });
+                // Stop handing out work after a failure (or when the writer stopped).
+                let ok = msg.is_ok();
+                tx.send(msg).is_ok() && ok
             });
-        }
-        drop(tx);
+        });
         for msg in rx {
             let t0 = Instant::now();
             match msg {
                 Ok(p) => {
                     let line = serde_json::to_string(&p).expect("prediction serializes");
                     if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
+                        // Nothing more can be kept: stop (the workers' sends then fail).
                         failure.get_or_insert(RunError::Io { path: preds_path.clone(), source: e });
-                        next.store(usize::MAX / 2, Ordering::SeqCst);
-                        continue;
+                        break;
                     }
-                    if score_output(by_id[p.id.as_str()], &p.output, opts).check.valid {
-                        correct += 1;
-                    }
+                    let record = result_record(by_id[p.id.as_str()], &p, opts);
+                    correct += usize::from(record.valid);
+                    results.push(record);
                     progress.bar.inc(1);
                     let n = progress.bar.position().max(1);
                     progress.bar.set_message(format!("accuracy {:.1}%", 100.0 * correct as f64 / n as f64));
@@ -233,34 +242,20 @@ pub fn run_eval(
     let harness_s = harness_ns.load(Ordering::Relaxed) as f64 / 1e9;
     let load_s = engine.info().load_ms / 1000.0;
     let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, harness_s);
-    let resumed = existing.len();
-    let mut all = existing;
-    all.extend(new_preds.iter().cloned());
-    let summary = score_and_write(cases, &all, out, opts, Some(&timing))?;
-    Ok(EvalOutcome { summary, timing, generated: new_preds.len(), resumed })
+    let summary = write_results(cases, &results, out, Some(&timing))?;
+    Ok(EvalOutcome { summary, timing, generated: new_preds.len(), resumed: existing.len() })
 }
 
-/// Scores predictions of a run and writes results.jsonl and summary.json atomically.
-pub fn score_and_write(
-    cases: &[Case],
-    preds: &[Prediction],
-    out: &Path,
-    opts: &ScoreOptions,
-    timing: Option<&RunTiming>,
-) -> Result<Summary, RunError> {
-    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
-    let results: Vec<ResultRecord> = preds
-        .iter()
-        .filter_map(|p| by_id.get(p.id.as_str()).map(|c| result_record(c, p, opts)))
-        .collect();
+/// Writes a run's results.jsonl and summary.json atomically.
+pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timing: Option<&RunTiming>) -> Result<Summary, RunError> {
     let mut text = String::new();
-    for r in &results {
+    for r in results {
         text.push_str(&serde_json::to_string(r).expect("result serializes"));
         text.push('\n');
     }
     let results_path = out.join(RESULTS);
     crate::fsutil::write_atomic(&results_path, text.as_bytes()).map_err(io(&results_path))?;
-    let summary = summarize(cases, &results);
+    let summary = summarize(cases, results);
     let mut doc = serde_json::to_value(&summary).expect("summary serializes");
     if let Some(t) = timing {
         doc["timing"] = serde_json::to_value(t).expect("timing serializes");
@@ -277,6 +272,7 @@ pub fn result_record(case: &Case, p: &Prediction, opts: &ScoreOptions) -> Result
     ResultRecord {
         schema: RESULT_SCHEMA.into(),
         id: p.id.clone(),
+        repeat: p.repeat,
         category: case.category.clone(),
         valid: s.check.valid,
         error_type: s.check.error_type,
@@ -295,7 +291,7 @@ mod tests {
     use crate::engine::mock::MockEngine;
 
     fn settings(concurrency: usize) -> EvalSettings {
-        EvalSettings { generation: GenerationSettings::default(), style: PromptStyle::Official, concurrency, scoring: ScoreOptions::default() }
+        EvalSettings { generation: GenerationSettings::default(), style: PromptStyle::Official, concurrency, scoring: ScoreOptions::default(), repeats: 1 }
     }
 
     fn render_prompt(messages: &[crate::dataset::Message], tools: &[serde_json::Value]) -> String {

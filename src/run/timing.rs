@@ -26,6 +26,26 @@ pub struct RunTiming {
     /// Time the harness itself worked (rendering prompts, parsing and scoring outputs,
     /// writing records) as a share of the run's wall time.
     pub harness_overhead: f64,
+    /// What the engine's prefix cache saved, when the engine reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_cache: Option<PrefixReuse>,
+}
+
+/// Prompt prefixes reused from the engine's cache instead of prefilled.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct PrefixReuse {
+    /// Requests that started from a cached prefix.
+    pub hits: usize,
+    /// Requests the engine reported on.
+    pub requests: usize,
+    /// Prompt tokens not prefilled thanks to the cache.
+    pub tokens_saved: u64,
+}
+
+/// The prefix-cache figures of some predictions (`None` when the engine reported none).
+pub fn prefix_reuse(preds: &[Prediction]) -> Option<PrefixReuse> {
+    let reported: Vec<u64> = preds.iter().filter_map(|p| p.timings.cached_tokens).collect();
+    (!reported.is_empty()).then(|| PrefixReuse { hits: reported.iter().filter(|&&n| n > 0).count(), requests: reported.len(), tokens_saved: reported.iter().sum() })
 }
 
 /// Timing of the predictions made in this run; `harness_s` is the summed time spent on
@@ -52,5 +72,6 @@ pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s:
         prompt_tokens_mean: mean(&col(&|p| p.timings.prompt_tokens.map(|x| x as f64))),
         completion_tokens_mean: mean(&col(&|p| p.timings.completion_tokens.map(|x| x as f64))),
         harness_overhead: overhead,
+        prefix_cache: prefix_reuse(preds),
     }
 }

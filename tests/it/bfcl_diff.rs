@@ -81,6 +81,9 @@ fn verdicts_match_bfcl_checker() {
         eprintln!("{label:>22}: {n:>5} outputs, {valid:>5} valid per BFCL");
     }
     eprintln!("{} outputs compared, {} mismatches", rows.len(), mismatches.len());
-    assert!(rows.len() > 30_000, "expected the full BFCL sweep, got {} outputs", rows.len());
+    // The pinned bfcl-eval wheel's single-turn cases, each with its right answer and mutations:
+    // the counts README states.
+    assert_eq!(ds.cases.len(), 3491);
+    assert_eq!(rows.len(), 47_060, "the full BFCL sweep");
     assert!(mismatches.is_empty(), "{} mismatches, first 20:\n{}", mismatches.len(), mismatches[..mismatches.len().min(20)].join("\n"));
 }

@@ -1,6 +1,7 @@
 //! The one integration-test binary: end-to-end tests through the real `fgbench` binary and
 //! the differential test against BFCL.
 
+mod app;
 mod bfcl_diff;
 mod bfcl_prompts;
 mod cli;
@@ -14,5 +15,6 @@ mod golden;
 mod llamacpp;
 mod report;
 mod serve;
+mod serve_attack;
 mod support;
 mod train;

@@ -20,7 +20,7 @@ fn report(dir: &Path) -> std::path::PathBuf {
 fn report_is_self_contained_with_charts_and_cases() {
     let dir = tempfile::tempdir().unwrap();
     let out = report(dir.path());
-    for png in ["accuracy.png", "errors.png", "latency_hist.png", "latency_cdf.png", "ttft_vs_prompt.png"] {
+    for png in ["accuracy.png", "errors.png", "latency_hist.png", "latency_cdf.png", "ttft_vs_prompt.png", "ttft_vs_tools.png"] {
         let bytes = std::fs::read(out.join(png)).unwrap();
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{png} is a PNG");
         assert!(bytes.len() > 5_000, "{png} has content ({} bytes)", bytes.len());
@@ -30,7 +30,7 @@ fn report_is_self_contained_with_charts_and_cases() {
     for needle in ["src=\"http", "href=\"http", "url(http", "<link", "<script src", "@import", "src=\"//", "src=\"file"] {
         assert!(!html.contains(needle), "external reference `{needle}` in the report");
     }
-    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 5);
+    assert_eq!(html.matches("src=\"data:image/png;base64,").count(), 6);
     assert!(html.contains("B is better overall"));
     // The per-case table with its details: prompt, outputs, calls, accepted answers.
     for id in ["demo_multiple_0", "demo_irrelevance_0", "demo_irrelevance_1", "demo_simple_0"] {
@@ -53,13 +53,16 @@ fn report_errors_name_the_fault() {
     assert!(stderr(&o).contains("one run, or two with --compare"), "{}", stderr(&o));
 }
 
-/// Debian's Chromium, installed when missing (CI runs as root).
+/// Debian's Chromium, installed when missing (as root; scripts/apt-install.sh serializes the
+/// installs of tests running at once).
 fn chromium() -> String {
     if Path::new("/usr/bin/chromium").exists() {
         return "/usr/bin/chromium".into();
     }
-    let ok = Command::new("sh")
-        .args(["-c", "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null"])
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/apt-install.sh");
+    let ok = Command::new("bash")
+        .arg(script)
+        .arg("chromium")
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
@@ -79,7 +82,7 @@ fn report_renders_in_headless_chromium() {
     let dom = Command::new(&browser).args(flags).arg(format!("--user-data-dir={}", profile.display())).args(["--virtual-time-budget=5000", "--dump-dom"]).arg(&url).output().unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
     // The page's own script counts the chart images that decoded with a real size.
-    assert!(dom.contains("data-charts-loaded=\"5/5\""), "charts did not all load: {}", dom.chars().take(300).collect::<String>());
+    assert!(dom.contains("data-charts-loaded=\"6/6\""), "charts did not all load: {}", dom.chars().take(300).collect::<String>());
     assert!(dom.contains("<span id=\"shown\">4</span>"), "the filter script ran");
     let shot = out.join("screenshot.png");
     let o = Command::new(&browser).args(flags).arg(format!("--user-data-dir={}", profile.display()))

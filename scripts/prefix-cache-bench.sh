@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# The prefix cache on an app's requests (they share the developer turn and the tool
+# block; docs/performance.md, "Prefix reuse"), interleaved on and off in one run:
+#   - eval cases/s of the held-out app set at concurrency 1 and 8 (base + the shipped adapter);
+#   - serve: TTFT p50 of repeated requests with the same tool block, through the socket;
+#   - greedy parity of prefix-cache:off against on (identical completions expected).
+#
+#   scripts/prefix-cache-bench.sh [N_CASES] [ROUNDS]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-48}
+ROUNDS=${2:-2}
+FG=${FGBENCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/fgbench}
+DS=datasets/app/test.jsonl
+ADAPTER=adapters/app-lora
+work=$(mktemp -d)
+$FG models fetch-demo >/dev/null
+git rev-parse --short HEAD 2>/dev/null | sed 's/^/commit /' || true
+printf '%-8s %-6s %5s %9s %10s %10s %9s\n' round cache conc cases/s ttft_p50 e2e_p50 hits
+for round in $(seq "$ROUNDS"); do
+  for conc in 1 8; do
+    for cache in off on; do
+      out=$work/eval-$round-$conc-$cache
+      $FG eval --model demo --adapter $ADAPTER --dataset $DS --limit "$N" --scorer exact --concurrency "$conc" \
+        --prefix-cache "$cache" --out "$out" >/dev/null 2>&1
+      python3 - "$round" "$cache" "$conc" "$out/summary.json" <<'PY'
+import json, sys
+t = json.load(open(sys.argv[4]))["timing"]
+p = t.get("prefix_cache") or {}
+print(f"{sys.argv[1]:<8} {sys.argv[2]:<6} {sys.argv[3]:>5} {t['cases_per_s']:9.3f} {t['ttft_ms_p50']:10.0f} {t['e2e_ms_p50']:10.0f} {p.get('hits', '-'):>9}")
+PY
+    done
+  done
+done
+echo "== serve: TTFT of repeated requests with one tool block (16 requests, one at a time)"
+ids=$(python3 -c "import json; print(','.join(json.loads(l)['id'] for l in list(open('$DS'))[:16]))")
+for cache in off on; do
+  sock=$work/s-$cache.sock
+  $FG serve --socket "$sock" --model "m=demo" --dataset $DS --prefix-cache "$cache" --max-new-tokens 32 --allow-shutdown >/dev/null 2>&1 &
+  pid=$!
+  for _ in $(seq 600); do [[ -S $sock ]] && break; sleep 0.2; done
+  $FG client --socket "$sock" bench --model m --cases "$ids" --concurrency 1 --requests 16 --max-new-tokens 32 >/dev/null
+  $FG client --socket "$sock" '{"type":"stats"}' | python3 -c "import json,sys; m=json.loads(sys.stdin.read())['models']['m']; print(f'prefix-cache $cache: TTFT p50 {m[\"ttft_ms_p50\"]:.0f} ms, e2e p50 {m[\"e2e_ms_p50\"]:.0f} ms, prefix hits {m[\"prefix_hits\"]}')"
+  $FG client --socket "$sock" '{"type":"shutdown"}' >/dev/null
+  wait $pid
+done
+echo "== parity: prefix-cache:off against on (greedy, app set and BFCL-like demo set)"
+$FG parity --model demo --adapter $ADAPTER --dataset $DS --limit "$N" --variant base --variant prefix-cache:off --variant concurrency:8 2>/dev/null
+$FG parity --model demo --dataset datasets/demo.jsonl --variant base --variant prefix-cache:off 2>/dev/null
