@@ -1,10 +1,12 @@
 //! Golden prompts: each tests/golden/render/NAME.case.json renders to NAME.prompt.txt byte for
-//! byte. FGBENCH_BLESS=1 rewrites the expectations (review the diff before committing).
+//! byte, and so does each NAME.row.jsonl (a Mobile Actions row, developer turn included, read
+//! by the importer). FGBENCH_BLESS=1 rewrites the expectations (review the diff before
+//! committing).
 
 use std::path::PathBuf;
 
 use fgbench::codec::render_prompt;
-use fgbench::dataset::Case;
+use fgbench::dataset::{mobile_actions, Case};
 
 #[test]
 fn prompts_match_golden_files() {
@@ -13,10 +15,17 @@ fn prompts_match_golden_files() {
     let mut checked = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
-        let Some(name) = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_suffix(".case.json")) else {
+        let file_name = path.file_name().and_then(|n| n.to_str()).unwrap().to_string();
+        let case: Case = if file_name.ends_with(".case.json") {
+            serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+        } else if file_name.ends_with(".row.jsonl") {
+            let rows = mobile_actions::read(&path, &mobile_actions::ImportOptions::default()).unwrap();
+            assert_eq!(rows.len(), 1, "{file_name}: one row per golden file");
+            rows.into_iter().next().unwrap().case
+        } else {
             continue;
         };
-        let case: Case = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let name = file_name.trim_end_matches(".case.json").trim_end_matches(".row.jsonl");
         let prompt = render_prompt(&case.messages, &case.tools);
         let golden = dir.join(format!("{name}.prompt.txt"));
         if bless {
@@ -26,5 +35,5 @@ fn prompts_match_golden_files() {
         assert_eq!(prompt, expected, "{name}: rendered prompt differs from {}", golden.display());
         checked += 1;
     }
-    assert!(checked >= 3, "expected at least 3 golden cases, found {checked}");
+    assert!(checked >= 4, "expected at least 4 golden cases, found {checked}");
 }

@@ -60,12 +60,12 @@ fn a_case_with_broken_answers_is_refused_and_a_crashing_engine_is_answered() {
 fn mistral_engines_unload_and_reload_under_a_name_and_shutdown_exits_cleanly() {
     let dir = fixture().to_str().unwrap();
     let s = Server::start(&["--engine", "mistralrs", "--model", &format!("m={dir}"), "--model-dir", dir, "--max-new-tokens", "4"]);
-    let gen = |s: &Server| s.ask(json!({"id": "g", "type": "generate", "model": "m", "prompt": "<bos>hello"}));
-    assert_eq!(gen(&s)["type"], "result");
+    let generate = |s: &Server| s.ask(json!({"id": "g", "type": "generate", "model": "m", "prompt": "<bos>hello"}));
+    assert_eq!(generate(&s)["type"], "result");
     // Reloading under the same name drops the old engine off the runtime, outside the lock.
     let v = s.ask(json!({"id": "l", "type": "load", "name": "m", "source": dir, "engine": "mistralrs"}));
     assert_eq!(v["type"], "load", "{v}");
-    assert_eq!(gen(&s)["type"], "result");
+    assert_eq!(generate(&s)["type"], "result");
     // Unloading an idle model keeps the connection and the server alive.
     let mut c = s.client();
     let v = c.request(&json!({"id": "u", "type": "unload", "name": "m"}), |_| {}).unwrap();
