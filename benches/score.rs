@@ -17,8 +17,7 @@ fn dataset() -> Dataset {
 
 fn bench(c: &mut Criterion) {
     let ds = dataset();
-    let pairs: Vec<(&Case, String)> =
-        ds.cases.iter().flat_map(|c| mutate::outputs_for(c).into_iter().map(move |(_, o)| (c, o))).collect();
+    let pairs: Vec<(&Case, String)> = ds.cases.iter().flat_map(|c| mutate::outputs_for(c).into_iter().map(move |(_, o)| (c, o))).collect();
     let opts = ScoreOptions::default();
     let mut g = c.benchmark_group("score");
     g.sample_size(10);

@@ -14,7 +14,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Like [`write_atomic`], for content produced by a writer (buffered, seekable): nothing
 /// appears at `path` unless `write` succeeds; a failed write leaves no temporary file.
-pub fn write_atomic_with(path: &Path, write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>) -> std::io::Result<()> {
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir)?;
     let tmp = temp_sibling(path);
@@ -59,7 +62,12 @@ pub fn lock_entry(entry: &Path) -> std::io::Result<EntryLock> {
 
 /// Makes the cache entry at `entry` with `make` unless `ready` says it is there, under its
 /// lock: one maker at a time, and none when another already made it.
-pub fn ensure_entry<E>(entry: &Path, ready: impl Fn() -> bool, make: impl FnOnce() -> Result<(), E>, lock_err: impl FnOnce(std::io::Error) -> E) -> Result<(), E> {
+pub fn ensure_entry<E>(
+    entry: &Path,
+    ready: impl Fn() -> bool,
+    make: impl FnOnce() -> Result<(), E>,
+    lock_err: impl FnOnce(std::io::Error) -> E,
+) -> Result<(), E> {
     if ready() {
         return Ok(());
     }

@@ -46,7 +46,12 @@ fn comparable(output: &str) -> &str {
 
 /// Compares a variant's results with the reference's, case by case (matched by id).
 /// `encode` gives a completion's token ids as generated (no `<bos>` in front).
-pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultRecord], encode: &dyn Fn(&str) -> Vec<u32>) -> VariantParity {
+pub fn compare_variant(
+    label: &str,
+    reference: &[ResultRecord],
+    other: &[ResultRecord],
+    encode: &dyn Fn(&str) -> Vec<u32>,
+) -> VariantParity {
     let by_id: HashMap<&str, &ResultRecord> = other.iter().map(|r| (r.id.as_str(), r)).collect();
     let mut cases = Vec::new();
     for r in reference {
@@ -80,7 +85,10 @@ pub fn compare_variant(label: &str, reference: &[ResultRecord], other: &[ResultR
 
 pub fn render_table(reference: &str, variants: &[VariantParity]) -> String {
     let w = variants.iter().map(|v| v.label.len()).chain([24]).max().unwrap_or(24);
-    let mut o = format!("reference: {reference}\n{:<w$} {:>5} {:>10} {:>16} {:>10} {:>10} {:>8}\n", "variant", "n", "identical", "median diverge", "acc ref", "acc", "p");
+    let mut o = format!(
+        "reference: {reference}\n{:<w$} {:>5} {:>10} {:>16} {:>10} {:>10} {:>8}\n",
+        "variant", "n", "identical", "median diverge", "acc ref", "acc", "p"
+    );
     for v in variants {
         o.push_str(&format!(
             "{:<w$} {:>5} {:>9.1}% {:>16} {:>9.1}% {:>9.1}% {:>8.4}\n",

@@ -157,7 +157,8 @@ impl CaseInfo for CaseMeta {
 /// tells which cases have no result).
 pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary {
     // The table is about each case's first run; repeats are summarised on their own.
-    let by_id: std::collections::HashMap<&str, &ResultRecord> = results.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r)).collect();
+    let by_id: std::collections::HashMap<&str, &ResultRecord> =
+        results.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r)).collect();
     let mut s = Summary { schema: SUMMARY_SCHEMA.into(), total_cases: cases.len(), repeats: repeat_stats(results), ..Default::default() };
     let mut cat_counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut correct, mut expected_call) = (0, 0);

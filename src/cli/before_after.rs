@@ -67,7 +67,11 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
         if a.fresh {
             let _ = std::fs::remove_dir_all(&out);
         }
-        eprintln!("fgbench: {label}: {}{}", model.model, model.adapter.as_ref().map(|p| format!(" + adapter {}", p.display())).unwrap_or_default());
+        eprintln!(
+            "fgbench: {label}: {}{}",
+            model.model,
+            model.adapter.as_ref().map(|p| format!(" + adapter {}", p.display())).unwrap_or_default()
+        );
         let job = EvalJob {
             model,
             engine: &a.engine,
@@ -90,7 +94,8 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
     let runs = [Run::load(&dirs[0])?, Run::load(&dirs[1])?];
     let comparison = compare(&runs[0], &runs[1], Allow::default(), Some(&ds))?;
     let md = a.out.join("compare.md");
-    crate::fsutil::write_atomic(&md, render::markdown(&comparison).as_bytes()).map_err(|source| Error::Write { path: md.clone(), source })?;
+    crate::fsutil::write_atomic(&md, render::markdown(&comparison).as_bytes())
+        .map_err(|source| Error::Write { path: md.clone(), source })?;
     let written = crate::report::write_report(&runs, true, Some(&ds), Allow::default(), &a.out.join("report"))?;
     println!("\n{}", written.verdict);
     println!("report: {}", written.index.display());

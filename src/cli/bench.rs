@@ -78,12 +78,21 @@ fn synthetic_prompt(ds: &Dataset, style: PromptStyle, tok: &dyn Engine, target: 
 
 /// The first `limit` cases, each with the same developer text of about `target` tokens put
 /// before its own tools: prompts sharing a prefix, different after it.
-fn shared_prefix_prompts(ds: &Dataset, limit: usize, style: PromptStyle, tok: &dyn Engine, target: usize) -> Result<Vec<(String, String)>, Error> {
+fn shared_prefix_prompts(
+    ds: &Dataset,
+    limit: usize,
+    style: PromptStyle,
+    tok: &dyn Engine,
+    target: usize,
+) -> Result<Vec<(String, String)>, Error> {
     let cases: Vec<&crate::dataset::Case> = ds.cases.iter().take(limit).collect();
     let first = cases.first().ok_or_else(|| Error::Usage("empty dataset".into()))?;
     let with = |words: usize, case: &crate::dataset::Case| {
         let mut messages = case.messages.clone();
-        let text = format!("{}You are a model that can do function calling with the following functions", "Keep every answer short and exact. ".repeat(words));
+        let text = format!(
+            "{}You are a model that can do function calling with the following functions",
+            "Keep every answer short and exact. ".repeat(words)
+        );
         messages.retain(|m| !matches!(m.role, Role::System | Role::Developer));
         messages.insert(0, crate::dataset::Message { role: Role::Developer, content: text, tool_calls: vec![], name: None });
         style.render(&messages, &case.tools)
@@ -115,7 +124,10 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
     } else if a.prompt_tokens.is_empty() {
         ds.cases.iter().take(a.limit).map(|c| (c.id.clone(), a.prompt_style.render(&c.messages, &c.tools))).collect()
     } else {
-        a.prompt_tokens.iter().map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, tok, n)?))).collect::<Result<_, Error>>()?
+        a.prompt_tokens
+            .iter()
+            .map(|&n| Ok((format!("synthetic_{n}"), synthetic_prompt(&ds, a.prompt_style, tok, n)?)))
+            .collect::<Result<_, Error>>()?
     };
     let settings = a.engine.generation();
     let plan = BenchPlan {
@@ -129,11 +141,26 @@ pub fn run(a: BenchArgs) -> Result<i32, Error> {
     };
     let info = engine.info();
     let per_level: Vec<String> = plan.concurrency.iter().map(|&c| format!("{} at {c}", plan.requests_for(c))).collect();
-    eprintln!("fgbench: {} loaded in {:.1}s; {} prompts; requests per level: {}", model.source, info.load_ms / 1000.0, plan.prompts.len(), per_level.join(", "));
-    let levels = bench(engine.as_ref(), &plan, &settings, |l| eprintln!("fgbench: concurrency {}: {:.3} requests/s", l.concurrency, l.requests_per_s))?;
+    eprintln!(
+        "fgbench: {} loaded in {:.1}s; {} prompts; requests per level: {}",
+        model.source,
+        info.load_ms / 1000.0,
+        plan.prompts.len(),
+        per_level.join(", ")
+    );
+    let levels = bench(engine.as_ref(), &plan, &settings, |l| {
+        eprintln!("fgbench: concurrency {}: {:.3} requests/s", l.concurrency, l.requests_per_s)
+    })?;
     let rss = peak_rss_mib();
     print!("{}", render_table(&levels));
-    println!("load {:.1}s, peak RSS {}, {} on {} ({} threads)", info.load_ms / 1000.0, rss.map(|r| format!("{r:.0} MiB")).unwrap_or("-".into()), info.backend_feature, Host::detect().cpu, info.threads.unwrap_or(0));
+    println!(
+        "load {:.1}s, peak RSS {}, {} on {} ({} threads)",
+        info.load_ms / 1000.0,
+        rss.map(|r| format!("{r:.0} MiB")).unwrap_or("-".into()),
+        info.backend_feature,
+        Host::detect().cpu,
+        info.threads.unwrap_or(0)
+    );
     if let Some(out) = &a.out {
         let manifest = Manifest::new(
             model,

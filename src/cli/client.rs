@@ -134,7 +134,11 @@ fn compare(socket: &std::path::Path, a: CompareArgs) -> Result<i32, Error> {
             Value::Bool(false) => format!("wrong ({})", r["verdict"]["error_type"].as_str().unwrap_or("?")),
             _ => "-".into(),
         };
-        println!("\n== {name}: {verdict}, {} ms, {} calls", r["timings"]["total_ms"].as_f64().map(|t| format!("{t:.0}")).unwrap_or("-".into()), r["calls"].as_array().map(|c| c.len()).unwrap_or(0));
+        println!(
+            "\n== {name}: {verdict}, {} ms, {} calls",
+            r["timings"]["total_ms"].as_f64().map(|t| format!("{t:.0}")).unwrap_or("-".into()),
+            r["calls"].as_array().map(|c| c.len()).unwrap_or(0)
+        );
         println!("{}", r["text"].as_str().or(r["error"].as_str()).unwrap_or(""));
     }
     Ok(0)
@@ -144,7 +148,8 @@ fn load_bench(socket: &std::path::Path, a: LoadBenchArgs) -> Result<i32, Error> 
     println!("{:>5} {:>6} {:>9} {:>10} {:>10} {:>10} {:>7}", "conc", "reqs", "req/s", "p50 ms", "p95 ms", "p99 ms", "errors");
     for &conc in &a.concurrency {
         // One connection per concurrent client.
-        let clients: Vec<std::sync::Mutex<Client>> = (0..conc.max(1)).map(|_| Client::connect(socket).map(std::sync::Mutex::new)).collect::<Result<_, _>>().map_err(client_err)?;
+        let clients: Vec<std::sync::Mutex<Client>> =
+            (0..conc.max(1)).map(|_| Client::connect(socket).map(std::sync::Mutex::new)).collect::<Result<_, _>>().map_err(client_err)?;
         let results = std::sync::Mutex::new(Vec::new());
         let start = Instant::now();
         crate::pool::for_each_index(a.requests, conc, |w, i| {
@@ -153,7 +158,10 @@ fn load_bench(socket: &std::path::Path, a: LoadBenchArgs) -> Result<i32, Error> 
             let t = Instant::now();
             let answer = clients[w].lock().unwrap_or_else(|p| p.into_inner()).request(&req, |_| {});
             let ok = answer.is_ok();
-            results.lock().unwrap_or_else(|p| p.into_inner()).push(answer.map(|v| (t.elapsed().as_secs_f64() * 1000.0, v["type"] == "error")).map_err(client_err));
+            results
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(answer.map(|v| (t.elapsed().as_secs_f64() * 1000.0, v["type"] == "error")).map_err(client_err));
             ok
         });
         let results = results.into_inner().unwrap_or_else(|p| p.into_inner());
@@ -166,7 +174,16 @@ fn load_bench(socket: &std::path::Path, a: LoadBenchArgs) -> Result<i32, Error> 
             errors += err as usize;
         }
         let p = |q| crate::stats::percentile(&ms, q).map(|v| format!("{v:.0}")).unwrap_or("-".into());
-        println!("{:>5} {:>6} {:>9.3} {:>10} {:>10} {:>10} {:>7}", conc, ms.len(), ms.len() as f64 / wall, p(0.5), p(0.95), p(0.99), errors);
+        println!(
+            "{:>5} {:>6} {:>9.3} {:>10} {:>10} {:>10} {:>7}",
+            conc,
+            ms.len(),
+            ms.len() as f64 / wall,
+            p(0.5),
+            p(0.95),
+            p(0.99),
+            errors
+        );
     }
     Ok(0)
 }

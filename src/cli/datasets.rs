@@ -172,7 +172,10 @@ fn export_train(a: ExportTrainArgs) -> Result<i32, Error> {
     } else if a.from.is_some() {
         return Err(Error::Usage("export-train --from: name the held-out set with --check-against FILE".into()));
     } else {
-        [PathBuf::from("datasets/demo.jsonl"), fetch::cache_root().join("datasets/bfcl_v4.jsonl")].into_iter().filter(|p| p.is_file()).collect()
+        [PathBuf::from("datasets/demo.jsonl"), fetch::cache_root().join("datasets/bfcl_v4.jsonl")]
+            .into_iter()
+            .filter(|p| p.is_file())
+            .collect()
     };
     if against.is_empty() {
         return Err(Error::Usage("export-train: no eval set to check against (pass --check-against FILE)".into()));
@@ -207,7 +210,9 @@ fn export_train(a: ExportTrainArgs) -> Result<i32, Error> {
 
 fn refuse_leaks(path: &std::path::Path, problems: Vec<String>) -> Result<(), Error> {
     match problems.first() {
-        Some(first) => Err(Error::Usage(format!("training data leaks into {} ({} problems); first: {first}", path.display(), problems.len()))),
+        Some(first) => {
+            Err(Error::Usage(format!("training data leaks into {} ({} problems); first: {first}", path.display(), problems.len())))
+        }
         None => Ok(()),
     }
 }

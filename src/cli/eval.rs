@@ -4,8 +4,8 @@ use clap::Args;
 
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
-use crate::dataset::{Case, Dataset};
 use crate::codec::PromptStyle;
+use crate::dataset::{Case, Dataset};
 use crate::run::manifest::{DatasetRef, Manifest};
 use crate::run::{EvalSettings, prepare, run_eval};
 use crate::score::{ScoreOptions, Scorer};
@@ -108,7 +108,8 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
         job.concurrency,
         DatasetRef {
             path: job.dataset_path.display().to_string(),
-            sha256: crate::fsutil::sha256_file(job.dataset_path).map_err(|source| Error::Write { path: job.dataset_path.to_path_buf(), source })?,
+            sha256: crate::fsutil::sha256_file(job.dataset_path)
+                .map_err(|source| Error::Write { path: job.dataset_path.to_path_buf(), source })?,
             cases: cases.len(),
             categories: job.categories.to_vec(),
             limit: job.limit,
@@ -118,7 +119,8 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     manifest.scoring = opts.clone();
     manifest.repeats = job.repeats;
     let existing = prepare(job.out, &manifest, job.resume)?;
-    let run = EvalSettings { generation: settings, style: job.prompt_style, concurrency: job.concurrency, scoring: opts, repeats: job.repeats };
+    let run =
+        EvalSettings { generation: settings, style: job.prompt_style, concurrency: job.concurrency, scoring: opts, repeats: job.repeats };
     let outcome = run_eval(engine.as_ref(), &cases, job.out, existing, &run)?;
     print!("{}", render_table(&outcome.summary));
     let t = &outcome.timing;
@@ -135,7 +137,10 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
         fmt_ms(t.e2e_ms_p95),
         t.decode_tok_s_mean.map(|v| format!("{v:.1}")).unwrap_or_else(|| "-".into()),
         100.0 * t.harness_overhead,
-        t.prefix_cache.as_ref().map(|p| format!(", prefix cache: {} hits, {} prompt tokens reused", p.hits, p.tokens_saved)).unwrap_or_default()
+        t.prefix_cache
+            .as_ref()
+            .map(|p| format!(", prefix cache: {} hits, {} prompt tokens reused", p.hits, p.tokens_saved))
+            .unwrap_or_default()
     );
     println!("records: {}", job.out.display());
     Ok(outcome)

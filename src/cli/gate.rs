@@ -92,14 +92,21 @@ pub fn run(a: GateArgs) -> Result<i32, Error> {
         let (runs, _) = a.allow.load_runs(&[b.clone(), c.clone()], &None)?;
         gate(&runs[0], &runs[1], &cfg, a.allow.allow(), a.allow_settings_mismatch)?
     };
-    let format = a.format.unwrap_or(if a.json { GateFormat::Json } else if a.markdown { GateFormat::Markdown } else { GateFormat::Table });
+    let format = a.format.unwrap_or(if a.json {
+        GateFormat::Json
+    } else if a.markdown {
+        GateFormat::Markdown
+    } else {
+        GateFormat::Table
+    });
     match format {
         GateFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("report serializes")),
         GateFormat::Bmf => println!("{}", serde_json::to_string_pretty(&crate::gate::export::bmf(&report)).expect("bmf serializes")),
         GateFormat::Table | GateFormat::Markdown => print!("{}", render_table(&report, format == GateFormat::Markdown)),
     }
     if let Some(path) = &a.junit {
-        crate::fsutil::write_atomic(path, crate::gate::export::junit(&report).as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+        crate::fsutil::write_atomic(path, crate::gate::export::junit(&report).as_bytes())
+            .map_err(|source| Error::Write { path: path.clone(), source })?;
     }
     if let Some(summary) = std::env::var_os("GITHUB_STEP_SUMMARY").filter(|s| !s.is_empty()) {
         let path = PathBuf::from(summary);
@@ -121,7 +128,8 @@ fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::Gat
     let ds = crate::dataset::Dataset::load(&a.dataset)?;
     let cases = super::eval::select_cases(&ds, &[], a.limit, None)?;
     let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
-        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }.resolve(&a.engine)?;
+        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }
+            .resolve(&a.engine)?;
         a.engine.load(&m, 1)
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);

@@ -126,7 +126,8 @@ pub fn run(c: ModelsCommand) -> Result<i32, Error> {
                 Some(p) => {
                     let path = if p.is_dir() { p.join("config.json") } else { p.clone() };
                     let text = std::fs::read_to_string(&path).map_err(|source| Error::Write { path: path.clone(), source })?;
-                    let json: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+                    let json: serde_json::Value =
+                        serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
                     fixture::Shape::from_config(&json).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?
                 }
             };

@@ -6,8 +6,8 @@ use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
-use crate::engine::mistral::Isq;
 use crate::engine::EngineKind;
+use crate::engine::mistral::Isq;
 use crate::parity::{compare_variant, render_table};
 use crate::run::{EvalSettings, PREDICTIONS, load_existing, result_record, run_eval};
 
@@ -48,7 +48,11 @@ struct Variant {
 
 fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
     let mut e = base.clone();
-    let bad = || Error::Usage(format!("--variant `{spec}`: expected base, engine:NAME, model:SOURCE, isq:TYPE, dtype:TYPE, concurrency:N, gpu-layers:N, kv-layout:LAYOUT, ubatch-tokens:N or prefix-cache:on|off|N (joined by +)"));
+    let bad = || {
+        Error::Usage(format!(
+            "--variant `{spec}`: expected base, engine:NAME, model:SOURCE, isq:TYPE, dtype:TYPE, concurrency:N, gpu-layers:N, kv-layout:LAYOUT, ubatch-tokens:N or prefix-cache:on|off|N (joined by +)"
+        ))
+    };
     let mut concurrency = 1;
     let mut model = None;
     for part in spec.split('+') {
@@ -96,7 +100,13 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
         let out = root.join(variant_dir(i, spec));
         let _ = std::fs::remove_dir_all(&out);
         std::fs::create_dir_all(&out).map_err(|source| Error::Write { path: out.clone(), source })?;
-        let run = EvalSettings { generation: engine_args.generation(), style: a.prompt_style, concurrency: *concurrency, scoring: Default::default(), repeats: 1 };
+        let run = EvalSettings {
+            generation: engine_args.generation(),
+            style: a.prompt_style,
+            concurrency: *concurrency,
+            scoring: Default::default(),
+            repeats: 1,
+        };
         run_eval(engine.as_ref(), &cases, &out, Vec::new(), &run)?;
         let preds = load_existing(&out.join(PREDICTIONS))?;
         let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
@@ -117,11 +127,19 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
         }
         ids
     };
-    let variants: Vec<_> = a.variants.iter().zip(&results).skip(1).map(|(label, r)| compare_variant(label, &results[0], r, &encode)).collect();
-    let differ: Vec<String> = builds.iter().skip(1).filter(|(_, b)| *b != builds[0].1).map(|(s, b)| format!("{s}: {b} (reference: {})", builds[0].1)).collect();
+    let variants: Vec<_> =
+        a.variants.iter().zip(&results).skip(1).map(|(label, r)| compare_variant(label, &results[0], r, &encode)).collect();
+    let differ: Vec<String> =
+        builds.iter().skip(1).filter(|(_, b)| *b != builds[0].1).map(|(s, b)| format!("{s}: {b} (reference: {})", builds[0].1)).collect();
     if a.json {
         let builds: serde_json::Map<String, serde_json::Value> = builds.iter().map(|(s, b)| (s.clone(), b.clone().into())).collect();
-        println!("{}", serde_json::to_string_pretty(&serde_json::json!({"reference": a.variants[0], "variants": variants, "builds": builds, "builds_differ": differ})).expect("json"));
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"reference": a.variants[0], "variants": variants, "builds": builds, "builds_differ": differ})
+            )
+            .expect("json")
+        );
     } else {
         print!("{}", render_table(&a.variants[0], &variants));
         for d in &differ {

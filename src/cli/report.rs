@@ -2,8 +2,8 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use crate::Error;
 use super::compare::AllowArgs;
+use crate::Error;
 use crate::report::write_report;
 
 #[derive(Debug, Args)]

@@ -61,7 +61,9 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
     match a.format {
         SummaryFormat::Table => print!("{}", render_table(&summary)),
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes")),
-        SummaryFormat::Csv => print!("{}", render_csv(&summary).map_err(|e| Error::Write { path: "stdout".into(), source: std::io::Error::other(e) })?),
+        SummaryFormat::Csv => {
+            print!("{}", render_csv(&summary).map_err(|e| Error::Write { path: "stdout".into(), source: std::io::Error::other(e) })?)
+        }
     }
     if a.strict {
         let missing = summary.missing.iter().map(|id| format!("case `{id}` has no prediction"));
@@ -78,11 +80,16 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
 /// parsed in parallel, then the dataset is streamed in batches, each batch's cases parsed
 /// and scored in parallel. Results come in the predictions' order; bad prediction lines
 /// (malformed, duplicate, unknown id) are returned as problems with their line numbers.
-pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> Result<(Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>), Error> {
+pub fn score_files(
+    dataset: &Path,
+    predictions: &Path,
+    opts: &ScoreOptions,
+) -> Result<(Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>), Error> {
     let io = |source| RecordError::Io { path: predictions.to_path_buf(), source };
     let text = std::fs::read_to_string(predictions).map_err(io)?;
     let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let parsed: Vec<Result<Prediction, String>> = lines.par_iter().map(|(_, l)| serde_json::from_str::<Prediction>(l).map_err(|e| e.to_string())).collect();
+    let parsed: Vec<Result<Prediction, String>> =
+        lines.par_iter().map(|(_, l)| serde_json::from_str::<Prediction>(l).map_err(|e| e.to_string())).collect();
     let mut problems = Vec::new();
     let mut preds: Vec<(usize, Prediction)> = Vec::with_capacity(parsed.len());
     let mut by_id: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
@@ -90,7 +97,9 @@ pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> R
         match p {
             Err(message) => problems.push(RecordError::Malformed { path: predictions.into(), line: *line, message }),
             Ok(p) => match by_id.get(&p.id) {
-                Some(&first) => problems.push(RecordError::DuplicateId { path: predictions.into(), line: *line, id: p.id, first: preds[first].0 }),
+                Some(&first) => {
+                    problems.push(RecordError::DuplicateId { path: predictions.into(), line: *line, id: p.id, first: preds[first].0 })
+                }
                 None => {
                     by_id.insert(p.id.clone(), preds.len());
                     preds.push((*line, p));

@@ -90,7 +90,8 @@ fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: O
     }
     let mut e = engine_args.clone();
     if let Some(name) = engine {
-        e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true).map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;
+        e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true)
+            .map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;
     }
     let m = ModelArgs { model: source.to_string(), adapter: adapter.map(PathBuf::from), offline }.resolve(&e)?;
     let engine = e.load(&m, 32)?;
@@ -101,7 +102,10 @@ fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: O
 /// A number of seconds as a duration, refused when it is not one (negative, NaN, infinite,
 /// or beyond a day).
 fn seconds(flag: &str, s: f64) -> Result<Duration, Error> {
-    Duration::try_from_secs_f64(s).ok().filter(|d| d.as_secs() <= 86_400).ok_or_else(|| Error::Usage(format!("{flag} {s}: expected seconds between 0 and 86400")))
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| d.as_secs() <= 86_400)
+        .ok_or_else(|| Error::Usage(format!("{flag} {s}: expected seconds between 0 and 86400")))
 }
 
 pub fn run(a: ServeArgs) -> Result<i32, Error> {
@@ -141,7 +145,12 @@ pub fn run(a: ServeArgs) -> Result<i32, Error> {
         load(&engine_args, source, engine, adapter, offline || cache_only).map_err(|e| e.to_string())
     });
     // Every request in flight blocks one thread on its engine.
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).max_blocking_threads(a.max_queue + 16).enable_all().build().map_err(|e| Error::Usage(e.to_string()))?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(a.max_queue + 16)
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Usage(e.to_string()))?;
     // serve() frees the engines on blocking threads before it returns.
     rt.block_on(serve(cfg, loader, initial)).map_err(|e| Error::Usage(e.to_string()))?;
     drop(rt);

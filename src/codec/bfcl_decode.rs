@@ -28,15 +28,13 @@ pub fn decode(output: &str) -> Vec<Call> {
         let Some(after_prefix) = content.strip_prefix(CALL_PREFIX) else { continue };
         match after_prefix.find('{') {
             None => calls.push(Call { name: py_strip(after_prefix).to_string(), args: IndexMap::new() }),
-            Some(i) => calls.push(Call {
-                name: py_strip(&after_prefix[..i]).to_string(),
-                args: ArgParser::default().parse(&after_prefix[i..]),
-            }),
+            Some(i) => {
+                calls.push(Call { name: py_strip(&after_prefix[..i]).to_string(), args: ArgParser::default().parse(&after_prefix[i..]) })
+            }
         }
     }
     calls
 }
-
 
 /// A container under construction; Python mutates containers after linking them into their
 /// parent, so the port keeps them in an arena and links by index.
@@ -211,9 +209,7 @@ impl ArgParser {
             Slot::Leaf(v) => v.clone(),
             Slot::Node(i) => match &self.nodes[*i] {
                 Node::List(items) => Value::List(items.iter().map(|s| self.materialize(s)).collect()),
-                Node::Dict(entries) => {
-                    Value::Dict(entries.iter().map(|(k, s)| (k.clone(), self.materialize(s))).collect())
-                }
+                Node::Dict(entries) => Value::Dict(entries.iter().map(|(k, s)| (k.clone(), self.materialize(s))).collect()),
             },
         }
     }

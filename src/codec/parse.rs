@@ -312,10 +312,7 @@ impl<'a> Cursor<'a> {
             "true" => Ok(Value::Bool(true)),
             "false" => Ok(Value::Bool(false)),
             w if w.starts_with(|c: char| c == '-' || c.is_ascii_digit()) => {
-                parse_number(w).ok_or_else(|| ParseError {
-                    kind: ParseErrorKind::BadNumber(w.to_string()),
-                    offset: at,
-                })
+                parse_number(w).ok_or_else(|| ParseError { kind: ParseErrorKind::BadNumber(w.to_string()), offset: at })
             }
             w => err(ParseErrorKind::BareWord(w.to_string()), at),
         }

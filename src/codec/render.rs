@@ -15,8 +15,8 @@
 
 use std::fmt::Write;
 
-use super::tokens::*;
 use super::schema::{SchemaStyle, escaped, properties, required_list, truthy};
+use super::tokens::*;
 use super::value::{Value, py_float_repr};
 use crate::dataset::case::{Message, Role, ToolCall, tool_function};
 

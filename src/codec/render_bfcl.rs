@@ -7,9 +7,9 @@
 
 use std::fmt::Write;
 
-use super::tokens::*;
 use super::render::format_value;
 use super::schema::{SchemaStyle, escaped, json_str, properties, required_list, truthy};
+use super::tokens::*;
 use super::value::{Value, py_strip};
 use crate::dataset::case::{Message, Role, tool_function};
 
@@ -80,7 +80,8 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
                     out.push_str(py_strip(&m.content));
                 }
                 for call in &m.tool_calls {
-                    let _ = write!(out, "{START_CALL}{CALL_PREFIX}{}{}{END_CALL}", call.function.name, format_args(&call.function.arguments));
+                    let _ =
+                        write!(out, "{START_CALL}{CALL_PREFIX}{}{}{END_CALL}", call.function.name, format_args(&call.function.arguments));
                 }
                 let _ = write!(out, "{END_TURN}\n");
             }

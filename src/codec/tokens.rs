@@ -20,9 +20,7 @@ pub const RESPONSE_PREFIX: &str = "response:";
 pub const TRIGGER: &str = "You are a model that can do function calling with the following functions";
 
 /// Every control token the FunctionGemma tokenizer defines as a single added token.
-pub const CONTROL_TOKENS: [&str; 7] = [
-    START_DECL, END_DECL, START_CALL, END_CALL, START_RESPONSE, END_RESPONSE, ESCAPE,
-];
+pub const CONTROL_TOKENS: [&str; 7] = [START_DECL, END_DECL, START_CALL, END_CALL, START_RESPONSE, END_RESPONSE, ESCAPE];
 
 /// Stop sequences an engine should honour (besides the tokenizer's eos).
 pub const STOP_SEQUENCES: [&str; 2] = [END_TURN, START_RESPONSE];

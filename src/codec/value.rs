@@ -78,9 +78,7 @@ impl Value {
             (Null, Null) => true,
             (Str(a), Str(b)) => a == b,
             (List(a), List(b)) => a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.py_eq(y)),
-            (Dict(a), Dict(b)) => {
-                a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.py_eq(w)))
-            }
+            (Dict(a), Dict(b)) => a.len() == b.len() && a.iter().all(|(k, v)| b.get(k).is_some_and(|w| v.py_eq(w))),
             _ => match (self.as_exact_int(), other.as_exact_int()) {
                 (Some(a), Some(b)) => a == b,
                 _ => match (self.as_number(), other.as_number()) {
@@ -147,10 +145,7 @@ impl Value {
                 format!("[{}]", inner.join(", "))
             }
             Value::Dict(d) => {
-                let inner: Vec<String> = d
-                    .iter()
-                    .map(|(k, v)| format!("{}: {}", Value::Str(k.clone()).py_repr(), v.py_repr()))
-                    .collect();
+                let inner: Vec<String> = d.iter().map(|(k, v)| format!("{}: {}", Value::Str(k.clone()).py_repr(), v.py_repr())).collect();
                 format!("{{{}}}", inner.join(", "))
             }
             other => other.py_str(),
@@ -168,9 +163,7 @@ impl Value {
             },
             serde_json::Value::String(s) => Value::Str(s.clone()),
             serde_json::Value::Array(a) => Value::List(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(o) => {
-                Value::Dict(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect())
-            }
+            serde_json::Value::Object(o) => Value::Dict(o.iter().map(|(k, v)| (k.clone(), Value::from_json(v))).collect()),
         }
     }
 
@@ -286,9 +279,19 @@ mod tests {
     fn float_repr_matches_python() {
         // Expected strings are Python's repr() of the same floats.
         for (f, py) in [
-            (1.0, "1.0"), (0.1, "0.1"), (-2.5, "-2.5"), (1e-5, "1e-05"), (0.0001, "0.0001"), (1e16, "1e+16"),
-            (1234567890123456.0, "1234567890123456.0"), (1.5e-7, "1.5e-07"), (123.456, "123.456"), (-0.0, "-0.0"),
-            (1e22, "1e+22"), (2.5e-300, "2.5e-300"), (f64::INFINITY, "inf"),
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (-2.5, "-2.5"),
+            (1e-5, "1e-05"),
+            (0.0001, "0.0001"),
+            (1e16, "1e+16"),
+            (1234567890123456.0, "1234567890123456.0"),
+            (1.5e-7, "1.5e-07"),
+            (123.456, "123.456"),
+            (-0.0, "-0.0"),
+            (1e22, "1e+22"),
+            (2.5e-300, "2.5e-300"),
+            (f64::INFINITY, "inf"),
         ] {
             assert_eq!(py_float_repr(f), py, "{f}");
         }

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::dataset::Dataset;
 use crate::records::ResultRecord;
-use crate::score::{ScoreOptions, Scorer};
 use crate::run::{MANIFEST, Manifest, RESULTS};
+use crate::score::{ScoreOptions, Scorer};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CompareError {
@@ -22,7 +22,9 @@ pub enum CompareError {
     DifferentDatasets { a: String, b: String },
     #[error("the runs share no case ids")]
     NoSharedCases,
-    #[error("the runs used different prompt styles ({a} vs {b}); pass --allow-style-mismatch to compare them anyway (a format-sensitivity comparison)")]
+    #[error(
+        "the runs used different prompt styles ({a} vs {b}); pass --allow-style-mismatch to compare them anyway (a format-sensitivity comparison)"
+    )]
     StyleMismatch { a: String, b: String },
     #[error("the runs used different engine settings ({0}); pass --allow-settings-mismatch to gate them anyway")]
     SettingsMismatch(String),
@@ -54,8 +56,11 @@ impl Run {
             if line.trim().is_empty() {
                 continue;
             }
-            let r: ResultRecord = serde_json::from_str(&line)
-                .map_err(|e| CompareError::Malformed { path: path.clone(), line: i + 1, message: e.to_string() })?;
+            let r: ResultRecord = serde_json::from_str(&line).map_err(|e| CompareError::Malformed {
+                path: path.clone(),
+                line: i + 1,
+                message: e.to_string(),
+            })?;
             results.push(r);
         }
         if results.is_empty() {
@@ -81,7 +86,12 @@ impl Run {
         let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = dataset.cases.iter().map(|c| (c.id.as_str(), c)).collect();
         for r in self.results.iter_mut().chain(self.repeats.iter_mut()) {
             if let Some(case) = by_id.get(r.id.as_str()) {
-                let p = crate::records::Prediction { id: r.id.clone(), repeat: r.repeat, output: std::mem::take(&mut r.output), timings: r.timings.clone() };
+                let p = crate::records::Prediction {
+                    id: r.id.clone(),
+                    repeat: r.repeat,
+                    output: std::mem::take(&mut r.output),
+                    timings: r.timings.clone(),
+                };
                 *r = crate::run::result_record(case, &p, opts);
             }
         }

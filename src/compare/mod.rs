@@ -9,12 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::{Deserialize, Serialize};
 
-pub use load::{CompareError, Run};
 use crate::dataset::Dataset;
 use crate::records::ResultRecord;
 use crate::score::OutputShape;
 use crate::stats::{bootstrap_ci, mcnemar_exact, mean, percentile};
 use crate::summary::Accuracy;
+pub use load::{CompareError, Run};
 
 pub const COMPARE_SCHEMA: &str = "fgbench.compare/1";
 
@@ -301,7 +301,10 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
     }
     let (only_a, only_b) = (a.results.len() - pairs.len(), b.results.len() - pairs.len());
     if (only_a > 0 || only_b > 0) && !allow.subset {
-        return Err(CompareError::DifferentDatasets { a: format!("{} ({} cases)", a.dir.display(), a.results.len()), b: format!("{} ({} cases)", b.dir.display(), b.results.len()) });
+        return Err(CompareError::DifferentDatasets {
+            a: format!("{} ({} cases)", a.dir.display(), a.results.len()),
+            b: format!("{} ({} cases)", b.dir.display(), b.results.len()),
+        });
     }
     let subset_note = (only_a > 0 || only_b > 0)
         .then(|| format!("compared on the {} shared cases ({only_a} only in A, {only_b} only in B)", pairs.len()));
@@ -350,7 +353,13 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
 fn verdict(overall: &Paired, categories: &BTreeMap<String, Paired>, timing: &[Delta]) -> String {
     let better = categories.values().filter(|p| p.delta > 0.0).count();
     let worse = categories.values().filter(|p| p.delta < 0.0).count();
-    let direction = if overall.delta > 0.0 { "better" } else if overall.delta < 0.0 { "worse" } else { "no different" };
+    let direction = if overall.delta > 0.0 {
+        "better"
+    } else if overall.delta < 0.0 {
+        "worse"
+    } else {
+        "no different"
+    };
     let significance = if overall.p_value < 0.05 { "significant" } else { "not significant" };
     let mut s = format!(
         "B is {direction} overall ({:+.1} points, {:.1}% -> {:.1}%, McNemar p{}, {significance}); better on {better} and worse on {worse} of {} categories",

@@ -40,9 +40,24 @@ pub fn table(c: &Comparison) -> String {
     }
     let _ = writeln!(o, "\n{}\n", c.verdict);
     let w = c.categories.keys().map(String::len).max().unwrap_or(8).max(8);
-    let _ = writeln!(o, "{:<w$}  {:>5}  {:>24}  {:>24}  {:>7}  {:>5}  {:>6}  {:>8}", "category", "n", "A (95% CI)", "B (95% CI)", "delta", "fixed", "broken", "p");
+    let _ = writeln!(
+        o,
+        "{:<w$}  {:>5}  {:>24}  {:>24}  {:>7}  {:>5}  {:>6}  {:>8}",
+        "category", "n", "A (95% CI)", "B (95% CI)", "delta", "fixed", "broken", "p"
+    );
     for (name, p) in accuracy_rows(c) {
-        let _ = writeln!(o, "{:<w$}  {:>5}  {:>24}  {:>24}  {:>+6.1}  {:>5}  {:>6}  {:>8.4}", name, p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
+        let _ = writeln!(
+            o,
+            "{:<w$}  {:>5}  {:>24}  {:>24}  {:>+6.1}  {:>5}  {:>6}  {:>8.4}",
+            name,
+            p.n,
+            acc_cell(p, true),
+            acc_cell(p, false),
+            100.0 * p.delta,
+            p.fixed,
+            p.broken,
+            p.p_value
+        );
     }
     if let Some(r) = &c.pass_rates {
         let _ = writeln!(o, "\n{}", pass_rate_line(r));
@@ -51,7 +66,11 @@ pub fn table(c: &Comparison) -> String {
     for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "{name:<14} {:>7} {:>8}", pct(a), pct(b));
     }
-    let _ = writeln!(o, "abstentions    {:>3} right / {:>3} wrong -> {:>3} right / {:>3} wrong", c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions);
+    let _ = writeln!(
+        o,
+        "abstentions    {:>3} right / {:>3} wrong -> {:>3} right / {:>3} wrong",
+        c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions
+    );
     if !c.timing.is_empty() {
         let _ = writeln!(o, "\ntiming               A          B      B-A   95% CI of B-A");
         for d in &c.timing {
@@ -70,7 +89,8 @@ pub fn table(c: &Comparison) -> String {
     for (title, list) in [("fixed (A wrong, B right)", &c.fixed), ("broken (A right, B wrong)", &c.broken)] {
         let _ = writeln!(o, "\n{title}: {}", list.len());
         for ch in list.iter().take(20) {
-            let _ = writeln!(o, "  {} [{}]\n    A: {}\n    B: {}", ch.id, ch.category, shorten(&ch.a_output, 100), shorten(&ch.b_output, 100));
+            let _ =
+                writeln!(o, "  {} [{}]\n    A: {}\n    B: {}", ch.id, ch.category, shorten(&ch.a_output, 100), shorten(&ch.b_output, 100));
             if let Some(e) = &ch.expected {
                 let _ = writeln!(o, "    expected: {}", shorten(&e.to_string(), 100));
             }
@@ -121,7 +141,17 @@ pub fn markdown(c: &Comparison) -> String {
     let _ = writeln!(o, "\n| category | n | A | B | delta | fixed | broken | McNemar p |\n|---|---:|---:|---:|---:|---:|---:|---:|");
     for (name, p) in accuracy_rows(c) {
         let bold = if name == "overall" { "**" } else { "" };
-        let _ = writeln!(o, "| {bold}{name}{bold} | {} | {} | {} | {:+.1} | {} | {} | {:.4} |", p.n, acc_cell(p, true), acc_cell(p, false), 100.0 * p.delta, p.fixed, p.broken, p.p_value);
+        let _ = writeln!(
+            o,
+            "| {bold}{name}{bold} | {} | {} | {} | {:+.1} | {} | {} | {:.4} |",
+            p.n,
+            acc_cell(p, true),
+            acc_cell(p, false),
+            100.0 * p.delta,
+            p.fixed,
+            p.broken,
+            p.p_value
+        );
     }
     if let Some(r) = &c.pass_rates {
         let _ = writeln!(o, "\n{}", pass_rate_line(r));
@@ -130,7 +160,11 @@ pub fn markdown(c: &Comparison) -> String {
     for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "| {name} | {} | {} |", pct(a), pct(b));
     }
-    let _ = writeln!(o, "| right / wrong abstentions | {} / {} | {} / {} |", c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions);
+    let _ = writeln!(
+        o,
+        "| right / wrong abstentions | {} / {} | {} / {} |",
+        c.format_a.correct_abstentions, c.format_a.wrong_abstentions, c.format_b.correct_abstentions, c.format_b.wrong_abstentions
+    );
     if !c.timing.is_empty() {
         let _ = writeln!(o, "\n| timing | A | B | B-A (95% CI) |\n|---|---:|---:|---:|");
         for d in &c.timing {
@@ -139,7 +173,11 @@ pub fn markdown(c: &Comparison) -> String {
         }
     }
     for (title, list) in [("Fixed (A wrong, B right)", &c.fixed), ("Broken (A right, B wrong)", &c.broken)] {
-        let _ = writeln!(o, "\n<details><summary>{title}: {}</summary>\n\n| id | category | expected | A | B |\n|---|---|---|---|---|", list.len());
+        let _ = writeln!(
+            o,
+            "\n<details><summary>{title}: {}</summary>\n\n| id | category | expected | A | B |\n|---|---|---|---|---|",
+            list.len()
+        );
         for ch in list {
             let expected = ch.expected.as_ref().map(|e| md_escape(&e.to_string())).unwrap_or_default();
             let _ = writeln!(o, "| {} | {} | {expected} | {} | {} |", ch.id, ch.category, md_escape(&ch.a_output), md_escape(&ch.b_output));

@@ -69,8 +69,7 @@ struct Answer {
 /// Imports the given categories (all supported ones when empty) into canonical cases.
 pub fn import(dir: &Path, categories: &[String]) -> Result<Vec<Case>, ImportError> {
     let data = data_dir(dir)?;
-    let chosen: Vec<String> =
-        if categories.is_empty() { CATEGORIES.iter().map(|s| s.to_string()).collect() } else { categories.to_vec() };
+    let chosen: Vec<String> = if categories.is_empty() { CATEGORIES.iter().map(|s| s.to_string()).collect() } else { categories.to_vec() };
     let mut cases = Vec::new();
     for cat in &chosen {
         if !CATEGORIES.contains(&cat.as_str()) {

@@ -17,8 +17,8 @@ use std::path::Path;
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use super::case::{CASE_SCHEMA, Case, CheckKind, ExpectedCall, Message, Role, tool_function, tool_name};
 use super::DatasetError;
+use super::case::{CASE_SCHEMA, Case, CheckKind, ExpectedCall, Message, Role, tool_function, tool_name};
 use crate::codec::Value;
 use crate::codec::render::official_type_name;
 
@@ -95,7 +95,8 @@ pub fn read(path: &Path, opts: &ImportOptions) -> Result<Vec<Row>, DatasetError>
         if line.trim().is_empty() {
             continue;
         }
-        let row = parse_row(&line, line_no, opts).map_err(|message| DatasetError::Malformed { path: path.into(), line: line_no, message })?;
+        let row =
+            parse_row(&line, line_no, opts).map_err(|message| DatasetError::Malformed { path: path.into(), line: line_no, message })?;
         if opts.split.as_deref().is_some_and(|s| s != row.split) {
             continue;
         }
@@ -157,7 +158,8 @@ fn parse_row(line: &str, line_no: usize, opts: &ImportOptions) -> Result<Row, St
     };
     let reply = answers.is_empty().then(|| answer.content.clone().unwrap_or_default());
     let category = raw.category.as_deref().unwrap_or(&opts.category);
-    let id = raw.id.unwrap_or_else(|| format!("{category}_{}{line_no:05}", if split.is_empty() { String::new() } else { format!("{split}_") }));
+    let id =
+        raw.id.unwrap_or_else(|| format!("{category}_{}{line_no:05}", if split.is_empty() { String::new() } else { format!("{split}_") }));
     let case = Case {
         schema: CASE_SCHEMA.into(),
         id,
@@ -247,7 +249,8 @@ fn map_types(decl: &mut serde_json::Value, f: &dyn Fn(&str) -> String) {
 
 /// One case as a Mobile Actions row (`reply` is the assistant's text when there is no call).
 pub fn to_row(case: &Case, split: &str, reply: &str) -> serde_json::Value {
-    let tools: Vec<serde_json::Value> = case.tools.iter().map(|t| serde_json::json!({"function": official_types(tool_function(t).clone())})).collect();
+    let tools: Vec<serde_json::Value> =
+        case.tools.iter().map(|t| serde_json::json!({"function": official_types(tool_function(t).clone())})).collect();
     let mut messages: Vec<serde_json::Value> = case.messages.iter().map(|m| serde_json::to_value(m).unwrap_or_default()).collect();
     let calls: Vec<serde_json::Value> = case
         .reference_calls()
@@ -294,7 +297,11 @@ mod tests {
         assert_eq!((c.id.as_str(), c.category.as_str(), c.kind), ("app_eval_00003", "app_parallel", CheckKind::Parallel));
         assert_eq!(row.split, "eval");
         assert_eq!(c.messages.len(), 2);
-        assert!(c.messages[0].content.starts_with("Current date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-03-14T09:41:00\nDay of week is Saturday\n"));
+        assert!(
+            c.messages[0]
+                .content
+                .starts_with("Current date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-03-14T09:41:00\nDay of week is Saturday\n")
+        );
         assert_eq!(c.tools[0]["parameters"]["type"], "dict");
         assert_eq!(c.tools[0]["parameters"]["properties"]["days"]["items"]["type"], "string");
         assert_eq!(c.tools[1]["parameters"]["properties"]["celsius"]["type"], "float");
@@ -343,11 +350,26 @@ mod tests {
     fn malformed_rows_say_what_is_wrong() {
         let cases = [
             (r#"{"tools": [], "messages": [{"role": "user", "content": "hi"}]}"#, "no assistant message"),
-            (r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}]}"#, "not JSON"),
-            (r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "g", "arguments": {}}}]}]}"#, "does not declare"),
-            (r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": [1]}}]}]}"#, "must be an object"),
-            (r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "robot", "content": "hi"}, {"role": "assistant", "content": "x"}]}"#, "unknown role"),
-            (r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "developer", "content": "x"}, {"role": "assistant", "content": "x"}]}"#, "no user message"),
+            (
+                r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": "{oops"}}]}]}"#,
+                "not JSON",
+            ),
+            (
+                r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "g", "arguments": {}}}]}]}"#,
+                "does not declare",
+            ),
+            (
+                r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "tool_calls": [{"function": {"name": "f", "arguments": [1]}}]}]}"#,
+                "must be an object",
+            ),
+            (
+                r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "robot", "content": "hi"}, {"role": "assistant", "content": "x"}]}"#,
+                "unknown role",
+            ),
+            (
+                r#"{"tools": [{"function": {"name": "f"}}], "messages": [{"role": "developer", "content": "x"}, {"role": "assistant", "content": "x"}]}"#,
+                "no user message",
+            ),
             (r#"{"tools": "#, "EOF"),
         ];
         for (line, want) in cases {

@@ -55,10 +55,7 @@ impl Dataset {
     }
 
     pub fn get(&self, id: &str) -> Result<&Case, DatasetError> {
-        self.cases
-            .iter()
-            .find(|c| c.id == id)
-            .ok_or_else(|| DatasetError::UnknownId { path: self.path.clone(), id: id.to_string() })
+        self.cases.iter().find(|c| c.id == id).ok_or_else(|| DatasetError::UnknownId { path: self.path.clone(), id: id.to_string() })
     }
 
     pub fn ids(&self) -> HashSet<&str> {

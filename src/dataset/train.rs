@@ -42,24 +42,57 @@ fn tool(name: &str, desc: &str, props: &[(&str, serde_json::Value)], required: &
 /// The training tools (names chosen not to occur in any eval set; `check_disjoint` proves it).
 pub fn train_tools() -> Vec<serde_json::Value> {
     vec![
-        tool("reserve_parking_bay", "Reserve a parking bay in a garage for some hours.", &[
-            ("garage", param("string", "Garage name.")), ("hours", param("integer", "How many hours.")), ("ev_charger", param("boolean", "Needs an EV charger.")),
-        ], &["garage", "hours"]),
-        tool("dim_lighting_scene", "Set the brightness of a lighting scene.", &[
-            ("scene", param("string", "Scene name, e.g. 'reading'.")), ("brightness_pct", param("integer", "Brightness 0-100.")),
-        ], &["scene", "brightness_pct"]),
-        tool("lookup_ferry_departures", "List ferry departures between two ports on a date.", &[
-            ("from_port", param("string", "Departure port.")), ("to_port", param("string", "Arrival port.")), ("date", param("string", "YYYY-MM-DD.")),
-        ], &["from_port", "to_port", "date"]),
-        tool("start_kitchen_timer", "Start a named kitchen timer.", &[
-            ("label", param("string", "What the timer is for.")), ("minutes", param("float", "Duration in minutes.")),
-        ], &["label", "minutes"]),
-        tool("append_shopping_items", "Add items to the shared shopping list.", &[
-            ("items", serde_json::json!({"type": "array", "items": {"type": "string"}, "description": "Item names."})), ("urgent", param("boolean", "Mark as urgent.")),
-        ], &["items"]),
-        tool("rate_podcast_episode", "Rate a podcast episode from 1 to 5 stars.", &[
-            ("show", param("string", "Podcast name.")), ("episode", param("integer", "Episode number.")), ("stars", param("integer", "1-5.")),
-        ], &["show", "episode", "stars"]),
+        tool(
+            "reserve_parking_bay",
+            "Reserve a parking bay in a garage for some hours.",
+            &[
+                ("garage", param("string", "Garage name.")),
+                ("hours", param("integer", "How many hours.")),
+                ("ev_charger", param("boolean", "Needs an EV charger.")),
+            ],
+            &["garage", "hours"],
+        ),
+        tool(
+            "dim_lighting_scene",
+            "Set the brightness of a lighting scene.",
+            &[("scene", param("string", "Scene name, e.g. 'reading'.")), ("brightness_pct", param("integer", "Brightness 0-100."))],
+            &["scene", "brightness_pct"],
+        ),
+        tool(
+            "lookup_ferry_departures",
+            "List ferry departures between two ports on a date.",
+            &[
+                ("from_port", param("string", "Departure port.")),
+                ("to_port", param("string", "Arrival port.")),
+                ("date", param("string", "YYYY-MM-DD.")),
+            ],
+            &["from_port", "to_port", "date"],
+        ),
+        tool(
+            "start_kitchen_timer",
+            "Start a named kitchen timer.",
+            &[("label", param("string", "What the timer is for.")), ("minutes", param("float", "Duration in minutes."))],
+            &["label", "minutes"],
+        ),
+        tool(
+            "append_shopping_items",
+            "Add items to the shared shopping list.",
+            &[
+                ("items", serde_json::json!({"type": "array", "items": {"type": "string"}, "description": "Item names."})),
+                ("urgent", param("boolean", "Mark as urgent.")),
+            ],
+            &["items"],
+        ),
+        tool(
+            "rate_podcast_episode",
+            "Rate a podcast episode from 1 to 5 stars.",
+            &[
+                ("show", param("string", "Podcast name.")),
+                ("episode", param("integer", "Episode number.")),
+                ("stars", param("integer", "1-5.")),
+            ],
+            &["show", "episode", "stars"],
+        ),
     ]
 }
 
@@ -120,11 +153,17 @@ fn single(i: usize, rng: &mut ChaCha8Rng) -> (String, Call) {
                 }
             };
             let d = format!("2027-0{}-{:02}", rng.random_range(1..10), rng.random_range(1..29));
-            (format!("Which ferries go from {a} to {b} on {d}?"), call("lookup_ferry_departures", vec![("from_port", s(a)), ("to_port", s(b)), ("date", s(&d))]))
+            (
+                format!("Which ferries go from {a} to {b} on {d}?"),
+                call("lookup_ferry_departures", vec![("from_port", s(a)), ("to_port", s(b)), ("date", s(&d))]),
+            )
         }
         3 => {
             let (l, m) = (pick(&LABELS, rng), rng.random_range(2..25) as f64 / 2.0);
-            (format!("Start a {m} minute timer for the {l}."), call("start_kitchen_timer", vec![("label", s(l)), ("minutes", Value::Float(m))]))
+            (
+                format!("Start a {m} minute timer for the {l}."),
+                call("start_kitchen_timer", vec![("label", s(l)), ("minutes", Value::Float(m))]),
+            )
         }
         4 => {
             let n = rng.random_range(1..4);
@@ -141,7 +180,10 @@ fn single(i: usize, rng: &mut ChaCha8Rng) -> (String, Call) {
         }
         _ => {
             let (sh, ep, st) = (pick(&SHOWS, rng), rng.random_range(1..120), rng.random_range(1..6));
-            (format!("Give episode {ep} of {sh} {st} stars."), call("rate_podcast_episode", vec![("show", s(sh)), ("episode", Value::Int(ep)), ("stars", Value::Int(st))]))
+            (
+                format!("Give episode {ep} of {sh} {st} stars."),
+                call("rate_podcast_episode", vec![("show", s(sh)), ("episode", Value::Int(ep)), ("stars", Value::Int(st))]),
+            )
         }
     }
 }

@@ -18,8 +18,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use mistralrs::{
-    Constraint, Function, IsqType, ModelDType, MultimodalLoaderType, MultimodalModelBuilder, NormalRequest, Request,
-    RequestMessage, Response, SamplingParams, StopTokens, TokenSource, Tool, ToolChoice, ToolType,
+    Constraint, Function, IsqType, ModelDType, MultimodalLoaderType, MultimodalModelBuilder, NormalRequest, Request, RequestMessage,
+    Response, SamplingParams, StopTokens, TokenSource, Tool, ToolChoice, ToolType,
 };
 use serde::{Deserialize, Serialize};
 
@@ -120,7 +120,12 @@ pub fn check_model_dir(dir: &Path) -> Result<(), EngineError> {
     let arch = config.get("architectures").and_then(|a| a.get(0)).and_then(|a| a.as_str()).unwrap_or("");
     let model_type = config.get("model_type").and_then(|a| a.as_str()).unwrap_or("");
     if !(arch.starts_with("Gemma3") || model_type.starts_with("gemma3")) {
-        return Err(load_err(dir, format!("architecture `{arch}` (model_type `{model_type}`) is not Gemma 3; fgbench runs FunctionGemma-family (Gemma 3) checkpoints")));
+        return Err(load_err(
+            dir,
+            format!(
+                "architecture `{arch}` (model_type `{model_type}`) is not Gemma 3; fgbench runs FunctionGemma-family (Gemma 3) checkpoints"
+            ),
+        ));
     }
     Ok(())
 }
@@ -130,11 +135,7 @@ impl MistralEngine {
     pub fn load(dir: &Path, opts: &MistralOptions) -> Result<MistralEngine, EngineError> {
         check_model_dir(dir)?;
         let tokenizer = PromptTokenizer::from_file(&dir.join("tokenizer.json"))?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .map_err(|e| load_err(dir, e))?;
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| load_err(dir, e))?;
         let start = Instant::now();
         let mut builder = MultimodalModelBuilder::new(dir.to_string_lossy())
             .with_loader_type(MultimodalLoaderType::Gemma3)

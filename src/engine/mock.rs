@@ -22,11 +22,24 @@ impl MockEngine {
 
 impl Engine for MockEngine {
     fn info(&self) -> EngineInfo {
-        EngineInfo { engine: "mock".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: 1, ..Default::default() }
+        EngineInfo {
+            engine: "mock".into(),
+            engine_version: "0".into(),
+            dtype: "none".into(),
+            device: "none".into(),
+            backend_feature: "none".into(),
+            max_sequences: 1,
+            ..Default::default()
+        }
     }
 
     /// The scripted answer, delivered as one piece.
-    fn generate_streaming(&self, prompt: &str, _settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
+    fn generate_streaming(
+        &self,
+        prompt: &str,
+        _settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let text = (self.script)(prompt)?;
         if !on_piece(&text) {
@@ -72,10 +85,23 @@ impl EchoEngine {
 
 impl Engine for EchoEngine {
     fn info(&self) -> EngineInfo {
-        EngineInfo { engine: "mock-echo".into(), engine_version: "0".into(), dtype: "none".into(), device: "none".into(), backend_feature: "none".into(), max_sequences: usize::MAX, ..Default::default() }
+        EngineInfo {
+            engine: "mock-echo".into(),
+            engine_version: "0".into(),
+            dtype: "none".into(),
+            device: "none".into(),
+            backend_feature: "none".into(),
+            max_sequences: usize::MAX,
+            ..Default::default()
+        }
     }
 
-    fn generate_streaming(&self, prompt: &str, settings: &GenerationSettings, on_piece: &mut dyn FnMut(&str) -> bool) -> Result<Completion, EngineError> {
+    fn generate_streaming(
+        &self,
+        prompt: &str,
+        settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
         if prompt.contains(Self::CRASH) {
             panic!("the echo engine was asked to crash");
         }
@@ -96,7 +122,14 @@ impl Engine for EchoEngine {
         Ok(Completion {
             text: prompt.to_string(),
             finish_reason: "stop".into(),
-            timings: Timings { prompt_tokens: Some(chars.len() as u64), completion_tokens: Some(n), ttft_ms: ttft, last_call_ms: None, total_ms: Some(start.elapsed().as_secs_f64() * 1000.0), cached_tokens: None },
+            timings: Timings {
+                prompt_tokens: Some(chars.len() as u64),
+                completion_tokens: Some(n),
+                ttft_ms: ttft,
+                last_call_ms: None,
+                total_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
+                cached_tokens: None,
+            },
         })
     }
 

@@ -71,7 +71,8 @@ pub struct Completion {
 impl Completion {
     /// The answer to a request for no new tokens: nothing is generated.
     pub fn nothing(prompt_tokens: usize) -> Completion {
-        let timings = Timings { prompt_tokens: Some(prompt_tokens as u64), completion_tokens: Some(0), total_ms: Some(0.0), ..Timings::default() };
+        let timings =
+            Timings { prompt_tokens: Some(prompt_tokens as u64), completion_tokens: Some(0), total_ms: Some(0.0), ..Timings::default() };
         Completion { text: String::new(), finish_reason: "length".into(), timings }
     }
 }
@@ -82,7 +83,9 @@ impl GenerationSettings {
     pub fn check(&self) -> Result<(), EngineError> {
         let sampling = self.top_k.is_some() || self.top_p.is_some() || self.min_p.is_some();
         if sampling && self.temperature.is_none() {
-            return Err(EngineError::Unsupported("--top-k, --top-p and --min-p shape sampling: give a --temperature too (greedy decoding ignores them)".into()));
+            return Err(EngineError::Unsupported(
+                "--top-k, --top-p and --min-p shape sampling: give a --temperature too (greedy decoding ignores them)".into(),
+            ));
         }
         if self.temperature.is_some_and(|t| !t.is_finite() || t < 0.0) {
             return Err(EngineError::Unsupported("temperature must be a finite number >= 0".into()));

@@ -89,9 +89,11 @@ impl StepProfile {
     /// One line per kind of step: count, tokens per step and mean ms per phase. Decode-only
     /// steps: the three most frequent batch sizes, the rest in one line.
     pub fn render(&self) -> String {
-        let mut decode: Vec<(usize, &Totals)> = self.by_kind.iter().filter_map(|(k, t)| if let StepKind::DecodeOnly(n) = k { Some((*n, t)) } else { None }).collect();
+        let mut decode: Vec<(usize, &Totals)> =
+            self.by_kind.iter().filter_map(|(k, t)| if let StepKind::DecodeOnly(n) = k { Some((*n, t)) } else { None }).collect();
         decode.sort_by_key(|(n, t)| (std::cmp::Reverse(t.steps), *n));
-        let mut lines: Vec<(String, Totals)> = decode.iter().take(3).map(|(n, t)| (format!("decode-only, {n} sequences"), (*t).clone())).collect();
+        let mut lines: Vec<(String, Totals)> =
+            decode.iter().take(3).map(|(n, t)| (format!("decode-only, {n} sequences"), (*t).clone())).collect();
         if decode.len() > 3 {
             let rest = &decode[3..];
             let (lo, hi) = (rest.iter().map(|r| r.0).min().unwrap_or(0), rest.iter().map(|r| r.0).max().unwrap_or(0));
@@ -109,7 +111,13 @@ impl StepProfile {
             let n = t.steps as f64;
             let phases: Vec<String> = PHASES.iter().zip(t.ms).map(|(p, ms)| format!("{p} {:.3}", ms / n)).collect();
             let total: f64 = t.ms.iter().sum::<f64>() / n;
-            let _ = writeln!(out, "step profile: {label}: {} steps, {:.1} tokens/step; ms/step: {}; total {total:.3}", t.steps, t.tokens as f64 / n, phases.join(", "));
+            let _ = writeln!(
+                out,
+                "step profile: {label}: {} steps, {:.1} tokens/step; ms/step: {}; total {total:.3}",
+                t.steps,
+                t.tokens as f64 / n,
+                phases.join(", ")
+            );
         }
         out
     }

@@ -35,7 +35,12 @@ pub struct GateConfig {
 
 impl Default for GateConfig {
     fn default() -> Self {
-        GateConfig { accuracy: AccuracyConfig::default(), performance: Vec::new(), bootstrap_resamples: default_resamples(), fail_on_inconclusive: false }
+        GateConfig {
+            accuracy: AccuracyConfig::default(),
+            performance: Vec::new(),
+            bootstrap_resamples: default_resamples(),
+            fail_on_inconclusive: false,
+        }
     }
 }
 

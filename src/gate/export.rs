@@ -17,19 +17,41 @@ pub fn junit(r: &GateReport) -> String {
     let skipped = r.checks.iter().filter(|c| c.decision == Decision::Inconclusive).count();
     let mut o = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(o, "<testsuites name=\"fgbench\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\">", r.checks.len());
-    let _ = writeln!(o, "  <testsuite name=\"fgbench gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" errors=\"0\">", r.checks.len());
+    let _ = writeln!(
+        o,
+        "  <testsuite name=\"fgbench gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" errors=\"0\">",
+        r.checks.len()
+    );
     for c in &r.checks {
         let _ = write!(o, "    <testcase classname=\"fgbench.gate\" name=\"{}\">", xml(&c.metric));
-        let body = format!("{} -> {} (change {}, 95% CI {}); threshold {}; {}", value(c, c.baseline), value(c, c.current), change(c), ci(c), c.threshold, c.detail);
+        let body = format!(
+            "{} -> {} (change {}, 95% CI {}); threshold {}; {}",
+            value(c, c.baseline),
+            value(c, c.current),
+            change(c),
+            ci(c),
+            c.threshold,
+            c.detail
+        );
         match c.decision {
             Decision::Pass => {
                 let _ = write!(o, "<system-out>{}</system-out>", xml(&body));
             }
             Decision::Fail => {
-                let _ = write!(o, "<failure message=\"{}\" type=\"regression\">{}</failure>", xml(&format!("{} regressed", c.metric)), xml(&body));
+                let _ = write!(
+                    o,
+                    "<failure message=\"{}\" type=\"regression\">{}</failure>",
+                    xml(&format!("{} regressed", c.metric)),
+                    xml(&body)
+                );
             }
             Decision::Inconclusive if r.fail_on_inconclusive => {
-                let _ = write!(o, "<failure message=\"{}\" type=\"inconclusive\">{}</failure>", xml(&format!("{} could not be decided", c.metric)), xml(&body));
+                let _ = write!(
+                    o,
+                    "<failure message=\"{}\" type=\"inconclusive\">{}</failure>",
+                    xml(&format!("{} could not be decided", c.metric)),
+                    xml(&body)
+                );
             }
             Decision::Inconclusive => {
                 let _ = write!(o, "<skipped message=\"{}\"/>", xml(&format!("inconclusive: {body}")));
@@ -49,7 +71,10 @@ pub fn bmf(r: &GateReport) -> Value {
     for c in &r.checks {
         if let Some(category) = c.metric.strip_prefix("accuracy ") {
             let [lo, hi] = c.current_ci.unwrap_or([c.current, c.current]);
-            out.insert(format!("accuracy/{category}"), json!({"accuracy_pct": {"value": 100.0 * c.current, "lower_value": 100.0 * lo, "upper_value": 100.0 * hi}}));
+            out.insert(
+                format!("accuracy/{category}"),
+                json!({"accuracy_pct": {"value": 100.0 * c.current, "lower_value": 100.0 * lo, "upper_value": 100.0 * hi}}),
+            );
         } else {
             // The interval is of current/baseline: scale it back to the current value.
             let (lo, hi) = match (c.ci_low, c.ci_high) {
@@ -97,13 +122,28 @@ mod tests {
     use super::*;
 
     fn check(metric: &str, decision: Decision) -> Check {
-        Check { metric: metric.into(), baseline: 0.8, current: 0.7, change: -0.1, ci_low: Some(0.6), ci_high: Some(0.78), threshold: "t".into(), decision, detail: "d <&>".into(), current_ci: Some([0.6, 0.78]) }
+        Check {
+            metric: metric.into(),
+            baseline: 0.8,
+            current: 0.7,
+            change: -0.1,
+            ci_low: Some(0.6),
+            ci_high: Some(0.78),
+            threshold: "t".into(),
+            decision,
+            detail: "d <&>".into(),
+            current_ci: Some([0.6, 0.78]),
+        }
     }
 
     #[test]
     fn junit_has_a_testcase_per_check_with_failures_and_skips() {
         let r = GateReport {
-            checks: vec![check("accuracy overall", Decision::Fail), check("accuracy simple", Decision::Pass), check("e2e_ms_p95", Decision::Inconclusive)],
+            checks: vec![
+                check("accuracy overall", Decision::Fail),
+                check("accuracy simple", Decision::Pass),
+                check("e2e_ms_p95", Decision::Inconclusive),
+            ],
             decision: Decision::Fail,
             fail_on_inconclusive: false,
         };
@@ -121,7 +161,11 @@ mod tests {
     fn bmf_has_accuracy_per_category_and_latency_measures_with_bounds() {
         let mut lat = check("e2e_ms_p95", Decision::Pass);
         (lat.baseline, lat.current, lat.ci_low, lat.ci_high) = (100.0, 110.0, Some(1.0), Some(1.2));
-        let r = GateReport { checks: vec![check("accuracy overall", Decision::Pass), lat], decision: Decision::Pass, fail_on_inconclusive: false };
+        let r = GateReport {
+            checks: vec![check("accuracy overall", Decision::Pass), lat],
+            decision: Decision::Pass,
+            fail_on_inconclusive: false,
+        };
         let b = bmf(&r);
         assert_eq!(b["accuracy/overall"]["accuracy_pct"]["value"].as_f64().unwrap().round(), 70.0);
         assert_eq!(b["accuracy/overall"]["accuracy_pct"]["lower_value"].as_f64().unwrap().round(), 60.0);

@@ -10,10 +10,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use config::GateConfig;
 use crate::compare::{Allow, CompareError, Run, compare};
 use crate::records::ResultRecord;
 use crate::stats::{SplitMix64, mean, percentile};
+pub use config::GateConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -77,7 +77,11 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
     } else {
         Decision::Pass
     };
-    let why = if n < rule.min_cases { format!("only {n} paired cases (< {})", rule.min_cases) } else { format!("McNemar p={p:.4}, {fixed} fixed, {broken} broken") };
+    let why = if n < rule.min_cases {
+        format!("only {n} paired cases (< {})", rule.min_cases)
+    } else {
+        format!("McNemar p={p:.4}, {fixed} fixed, {broken} broken")
+    };
     let current_ci = (n > 0).then(|| {
         let (lo, hi) = crate::stats::wilson(pairs.iter().filter(|(_, c)| c.valid).count(), n, crate::stats::Z95);
         [lo, hi]
@@ -151,11 +155,29 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
     let (decision, threshold) = match (rule.max_increase, rule.max_decrease) {
         (Some(up), _) => {
             let limit = 1.0 + up;
-            (if lo > limit { Decision::Fail } else if hi <= limit { Decision::Pass } else { Decision::Inconclusive }, format!("ratio <= {limit:.3}"))
+            (
+                if lo > limit {
+                    Decision::Fail
+                } else if hi <= limit {
+                    Decision::Pass
+                } else {
+                    Decision::Inconclusive
+                },
+                format!("ratio <= {limit:.3}"),
+            )
         }
         (None, Some(down)) => {
             let limit = 1.0 - down;
-            (if hi < limit { Decision::Fail } else if lo >= limit { Decision::Pass } else { Decision::Inconclusive }, format!("ratio >= {limit:.3}"))
+            (
+                if hi < limit {
+                    Decision::Fail
+                } else if lo >= limit {
+                    Decision::Pass
+                } else {
+                    Decision::Inconclusive
+                },
+                format!("ratio >= {limit:.3}"),
+            )
         }
         (None, None) => (Decision::Pass, "report only".into()),
     };
@@ -215,7 +237,13 @@ pub fn setting_differences(b: &crate::run::Manifest, c: &crate::run::Manifest) -
 
 /// The checks on records: accuracy on `*_acc` (one record per case, paired by id), timing on
 /// `*_perf` (which may hold several repetitions per case).
-pub fn gate_records(base_acc: &[ResultRecord], cur_acc: &[ResultRecord], base_perf: &[ResultRecord], cur_perf: &[ResultRecord], cfg: &GateConfig) -> GateReport {
+pub fn gate_records(
+    base_acc: &[ResultRecord],
+    cur_acc: &[ResultRecord],
+    base_perf: &[ResultRecord],
+    cur_perf: &[ResultRecord],
+    cfg: &GateConfig,
+) -> GateReport {
     let by_id: HashMap<&str, &ResultRecord> = cur_acc.iter().map(|r| (r.id.as_str(), r)).collect();
     let pairs: Vec<(&ResultRecord, &ResultRecord)> = base_acc.iter().filter_map(|b| by_id.get(b.id.as_str()).map(|c| (b, *c))).collect();
     let mut checks = vec![accuracy_check("overall", &pairs, &cfg.accuracy.overall(), cfg.accuracy.alpha)];
@@ -254,7 +282,8 @@ pub fn interleaved(
     for rep in 0..repetitions.max(1) {
         for (i, case) in cases.iter().enumerate() {
             let prompt = run.style.render(&case.messages, &case.tools);
-            let order: [(bool, &dyn crate::engine::Engine); 2] = if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
+            let order: [(bool, &dyn crate::engine::Engine); 2] =
+                if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
             for (is_base, engine) in order {
                 let c = engine.generate(&prompt, &run.generation)?;
                 let p = crate::records::Prediction { id: case.id.clone(), repeat: 0, output: c.text, timings: c.timings };
@@ -276,17 +305,41 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
         (Some(l), Some(h)) => format!("[{l:.3}, {h:.3}]"),
         _ => "-".into(),
     };
-    let change = |c: &Check| if c.metric.starts_with("accuracy") { format!("{:+.1} pts", 100.0 * c.change) } else { format!("x{:.3}", c.change) };
+    let change =
+        |c: &Check| if c.metric.starts_with("accuracy") { format!("{:+.1} pts", 100.0 * c.change) } else { format!("x{:.3}", c.change) };
     let fmt = |c: &Check, v: f64| if c.metric.starts_with("accuracy") { format!("{:.1}%", 100.0 * v) } else { format!("{v:.1}") };
     if markdown {
         o.push_str(&format!("### fgbench gate: **{}**\n\n| metric | baseline | current | change | 95% CI | threshold | result | detail |\n|---|---:|---:|---:|---:|---|---|---|\n", r.decision.word()));
         for c in &r.checks {
-            o.push_str(&format!("| {} | {} | {} | {} | {} | {} | {} | {} |\n", c.metric, fmt(c, c.baseline), fmt(c, c.current), change(c), ci(c), c.threshold, c.decision.word(), c.detail));
+            o.push_str(&format!(
+                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                c.metric,
+                fmt(c, c.baseline),
+                fmt(c, c.current),
+                change(c),
+                ci(c),
+                c.threshold,
+                c.decision.word(),
+                c.detail
+            ));
         }
     } else {
-        o.push_str(&format!("{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n", "metric", "baseline", "current", "change", "95% CI", "threshold", "result", "detail"));
+        o.push_str(&format!(
+            "{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n",
+            "metric", "baseline", "current", "change", "95% CI", "threshold", "result", "detail"
+        ));
         for c in &r.checks {
-            o.push_str(&format!("{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n", c.metric, fmt(c, c.baseline), fmt(c, c.current), change(c), ci(c), c.threshold, c.decision.word(), c.detail));
+            o.push_str(&format!(
+                "{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n",
+                c.metric,
+                fmt(c, c.baseline),
+                fmt(c, c.current),
+                change(c),
+                ci(c),
+                c.threshold,
+                c.decision.word(),
+                c.detail
+            ));
         }
         o.push_str(&format!("\ngate: {}\n", r.decision.word()));
     }

@@ -128,7 +128,12 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
 
 /// Runs `prompts` through `engine` with `workers` requests in flight; returns the
 /// completions and the wall time.
-fn drive(engine: &dyn Engine, prompts: &[&str], workers: usize, settings: &GenerationSettings) -> Result<(Vec<Completion>, f64), EngineError> {
+fn drive(
+    engine: &dyn Engine,
+    prompts: &[&str],
+    workers: usize,
+    settings: &GenerationSettings,
+) -> Result<(Vec<Completion>, f64), EngineError> {
     let results = Mutex::new(Vec::with_capacity(prompts.len()));
     let failure = Mutex::new(None);
     let start = Instant::now();
@@ -150,7 +155,12 @@ fn drive(engine: &dyn Engine, prompts: &[&str], workers: usize, settings: &Gener
 }
 
 /// Measures every concurrency level of the plan.
-pub fn bench(engine: &dyn Engine, plan: &BenchPlan, settings: &GenerationSettings, mut progress: impl FnMut(&LevelResult)) -> Result<Vec<LevelResult>, EngineError> {
+pub fn bench(
+    engine: &dyn Engine,
+    plan: &BenchPlan,
+    settings: &GenerationSettings,
+    mut progress: impl FnMut(&LevelResult),
+) -> Result<Vec<LevelResult>, EngineError> {
     let all: Vec<&str> = plan.prompts.iter().map(|(_, p)| p.as_str()).collect();
     let mut levels = Vec::new();
     for &c in &plan.concurrency {
@@ -195,16 +205,45 @@ pub fn gpu_memory_mib() -> Option<f64> {
 pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
-        "concurrency", "requests", "waves", "wall_s", "requests_per_s", "output_tokens_per_s", "ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90",
-        "e2e_ms_p95", "e2e_ms_p99", "prefill_tok_s", "decode_tok_s", "inter_token_ms", "last_call_ms", "goodput", "harness_overhead",
+        "concurrency",
+        "requests",
+        "waves",
+        "wall_s",
+        "requests_per_s",
+        "output_tokens_per_s",
+        "ttft_ms_p50",
+        "e2e_ms_p50",
+        "e2e_ms_p90",
+        "e2e_ms_p95",
+        "e2e_ms_p99",
+        "prefill_tok_s",
+        "decode_tok_s",
+        "inter_token_ms",
+        "last_call_ms",
+        "goodput",
+        "harness_overhead",
     ])?;
     let f = |v: Option<f64>| v.map(|x| format!("{x:.3}")).unwrap_or_default();
     let e = |v: &Option<Estimate>| f(v.as_ref().map(|x| x.value));
     for l in levels {
         w.write_record([
-            l.concurrency.to_string(), l.requests.to_string(), format!("{:.1}", l.waves), format!("{:.3}", l.wall_s), format!("{:.4}", l.requests_per_s),
-            format!("{:.3}", l.output_tokens_per_s), e(&l.ttft_ms_p50), e(&l.e2e_ms_p50), e(&l.e2e_ms_p90), e(&l.e2e_ms_p95),
-            e(&l.e2e_ms_p99), f(l.prefill_tok_s), f(l.decode_tok_s), f(l.inter_token_ms), f(l.last_call_ms), f(l.goodput), l.harness_overhead.map(|x| format!("{x:.6}")).unwrap_or_default(),
+            l.concurrency.to_string(),
+            l.requests.to_string(),
+            format!("{:.1}", l.waves),
+            format!("{:.3}", l.wall_s),
+            format!("{:.4}", l.requests_per_s),
+            format!("{:.3}", l.output_tokens_per_s),
+            e(&l.ttft_ms_p50),
+            e(&l.e2e_ms_p50),
+            e(&l.e2e_ms_p90),
+            e(&l.e2e_ms_p95),
+            e(&l.e2e_ms_p99),
+            f(l.prefill_tok_s),
+            f(l.decode_tok_s),
+            f(l.inter_token_ms),
+            f(l.last_call_ms),
+            f(l.goodput),
+            l.harness_overhead.map(|x| format!("{x:.6}")).unwrap_or_default(),
         ])?;
     }
     let bytes = w.into_inner().map_err(|e| e.into_error())?;
@@ -212,17 +251,40 @@ pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
 }
 
 pub fn render_table(levels: &[LevelResult]) -> String {
-    let est = |e: &Option<Estimate>| e.as_ref().map(|x| format!("{:.0} [{:.0},{:.0}]", x.value, x.ci_low, x.ci_high)).unwrap_or_else(|| "-".into());
+    let est = |e: &Option<Estimate>| {
+        e.as_ref().map(|x| format!("{:.0} [{:.0},{:.0}]", x.value, x.ci_low, x.ci_high)).unwrap_or_else(|| "-".into())
+    };
     let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
     let mut o = format!(
         "{:>4} {:>5} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
-        "conc", "reqs", "waves", "req/s", "out tok/s", "TTFT p50 ms", "e2e p50 ms", "e2e p95 ms", "prefill/s", "decode/s", "ITL ms", "goodput"
+        "conc",
+        "reqs",
+        "waves",
+        "req/s",
+        "out tok/s",
+        "TTFT p50 ms",
+        "e2e p50 ms",
+        "e2e p95 ms",
+        "prefill/s",
+        "decode/s",
+        "ITL ms",
+        "goodput"
     );
     for l in levels {
         o.push_str(&format!(
             "{:>4} {:>5} {:>5.1} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
-            l.concurrency, l.requests, l.waves, l.requests_per_s, l.output_tokens_per_s, est(&l.ttft_ms_p50), est(&l.e2e_ms_p50), est(&l.e2e_ms_p95),
-            f(l.prefill_tok_s, 0), f(l.decode_tok_s, 1), f(l.inter_token_ms, 1), l.goodput.map(|g| format!("{:.0}%", 100.0 * g)).unwrap_or_else(|| "-".into())
+            l.concurrency,
+            l.requests,
+            l.waves,
+            l.requests_per_s,
+            l.output_tokens_per_s,
+            est(&l.ttft_ms_p50),
+            est(&l.e2e_ms_p50),
+            est(&l.e2e_ms_p95),
+            f(l.prefill_tok_s, 0),
+            f(l.decode_tok_s, 1),
+            f(l.inter_token_ms, 1),
+            l.goodput.map(|g| format!("{:.0}%", 100.0 * g)).unwrap_or_else(|| "-".into())
         ));
     }
     for l in levels {

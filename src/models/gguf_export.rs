@@ -101,7 +101,9 @@ pub fn pieces_from_tokenizer_json(path: &Path) -> Result<Vocabulary, ModelError>
                 Some((l, r)) => (l.to_string(), r.to_string()),
                 None => continue,
             },
-            serde_json::Value::Array(a) if a.len() == 2 => (a[0].as_str().unwrap_or("").to_string(), a[1].as_str().unwrap_or("").to_string()),
+            serde_json::Value::Array(a) if a.len() == 2 => {
+                (a[0].as_str().unwrap_or("").to_string(), a[1].as_str().unwrap_or("").to_string())
+            }
             _ => continue,
         };
         if let Some(&id) = index.get(format!("{l}{r}").as_str())
@@ -238,7 +240,12 @@ mod tests {
 
     #[test]
     fn names_invert_the_importer() {
-        for hf in ["model.embed_tokens.weight", "model.norm.weight", "model.layers.3.self_attn.q_norm.weight", "model.layers.17.mlp.down_proj.weight"] {
+        for hf in [
+            "model.embed_tokens.weight",
+            "model.norm.weight",
+            "model.layers.3.self_attn.q_norm.weight",
+            "model.layers.17.mlp.down_proj.weight",
+        ] {
             let g = gguf_name(hf).unwrap();
             assert_eq!(super::super::gguf_import::hf_name(&g).as_deref(), Some(hf), "{g}");
         }
@@ -255,8 +262,13 @@ pub fn export_lora_gguf(adapter: &Path, out: &Path) -> Result<Exported, ModelErr
     let mut qtensors: Vec<(String, QTensor)> = Vec::new();
     let mut rank = None;
     for (target, a, b) in &pairs {
-        let g = gguf_name(target).ok_or_else(|| ModelError::Adapter { path: adapter.to_path_buf(), message: format!("targets `{target}`, which llama.cpp's gemma3 has no tensor for") })?;
-        let q = |t: &Tensor| t.to_dtype(DType::F32).and_then(|t| QTensor::quantize(&t, GgmlDType::F32)).map_err(|e| bad(adapter, format!("{target}: {e}")));
+        let g = gguf_name(target).ok_or_else(|| ModelError::Adapter {
+            path: adapter.to_path_buf(),
+            message: format!("targets `{target}`, which llama.cpp's gemma3 has no tensor for"),
+        })?;
+        let q = |t: &Tensor| {
+            t.to_dtype(DType::F32).and_then(|t| QTensor::quantize(&t, GgmlDType::F32)).map_err(|e| bad(adapter, format!("{target}: {e}")))
+        };
         rank = Some(a.dims()[0]);
         qtensors.push((format!("{g}.lora_a"), q(a)?));
         qtensors.push((format!("{g}.lora_b"), q(b)?));

@@ -22,7 +22,8 @@ fn bad(path: &Path, message: impl ToString) -> ModelError {
 
 /// llama.cpp's gemma3 tensor names and the Hugging Face names they stand for: whole names,
 /// then the per-layer tails (`blk.N.` / `model.layers.N.`). Import and export both use it.
-pub(crate) const GLOBAL_TENSORS: [(&str, &str); 2] = [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight")];
+pub(crate) const GLOBAL_TENSORS: [(&str, &str); 2] =
+    [("token_embd.weight", "model.embed_tokens.weight"), ("output_norm.weight", "model.norm.weight")];
 pub(crate) const LAYER_TENSORS: [(&str, &str); 13] = [
     ("attn_q.weight", "self_attn.q_proj.weight"),
     ("attn_k.weight", "self_attn.k_proj.weight"),
@@ -119,8 +120,7 @@ fn config_json(c: &Content, p: &Path) -> Result<serde_json::Value, ModelError> {
     let layers = md_u32(c, "gemma3.block_count", p)? as usize;
     let head_dim = md_u32(c, "gemma3.attention.key_length", p)?;
     let pattern = 6;
-    let layer_types: Vec<&str> =
-        (0..layers).map(|i| if (i + 1) % pattern == 0 { "full_attention" } else { "sliding_attention" }).collect();
+    let layer_types: Vec<&str> = (0..layers).map(|i| if (i + 1) % pattern == 0 { "full_attention" } else { "sliding_attention" }).collect();
     let vocab = match c.metadata.get("tokenizer.ggml.tokens") {
         Some(Value::Array(a)) => a.len(),
         _ => return Err(bad(p, "metadata `tokenizer.ggml.tokens` missing")),

@@ -41,7 +41,9 @@ enum Fetcher {
 impl Fetcher {
     fn get(&self, repo: &str, file: &str) -> Result<PathBuf, ModelError> {
         match self {
-            Fetcher::Cache(c, root) => c.get(file).ok_or_else(|| ModelError::NotCached { repo: repo.into(), file: file.into(), cache: root.clone() }),
+            Fetcher::Cache(c, root) => {
+                c.get(file).ok_or_else(|| ModelError::NotCached { repo: repo.into(), file: file.into(), cache: root.clone() })
+            }
             Fetcher::Api(api) => api.get(file).map_err(|e| {
                 let msg = e.to_string();
                 if msg.contains("401") || msg.contains("403") {

@@ -73,14 +73,20 @@ pub fn attach_gguf_adapter(mut base: ResolvedModel, adapter: &Path) -> Result<Re
     let (converted, hash) = if adapter.is_dir() {
         let hash = dir_hash(adapter)?;
         let out = models_cache().join(format!("lora-{}.gguf", &hash[..16]));
-        crate::fsutil::ensure_entry(&out, || out.is_file(), || super::gguf_export::export_lora_gguf(adapter, &out).map(|_| ()), |source| ModelError::Io { path: out.clone(), source })?;
+        crate::fsutil::ensure_entry(
+            &out,
+            || out.is_file(),
+            || super::gguf_export::export_lora_gguf(adapter, &out).map(|_| ()),
+            |source| ModelError::Io { path: out.clone(), source },
+        )?;
         (Some(out), hash)
     } else if adapter.is_file() {
         (None, crate::fsutil::sha256_file(adapter).map_err(|source| ModelError::Io { path: adapter.to_path_buf(), source })?)
     } else {
         return Err(bad(adapter, "no such file or directory"));
     };
-    base.adapter = Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: hash, base_hash: base.content_hash.clone(), gguf: converted });
+    base.adapter =
+        Some(AdapterInfo { path: adapter.to_path_buf(), content_hash: hash, base_hash: base.content_hash.clone(), gguf: converted });
     Ok(base)
 }
 
@@ -90,7 +96,12 @@ pub fn apply_adapter(base: ResolvedModel, adapter: &Path) -> Result<ResolvedMode
     let adapter_hash = dir_hash(adapter)?;
     let out = models_cache().join(format!("merged-{}-{}", &base.content_hash[..12], &adapter_hash[..12]));
     let ready = || out.join("model.safetensors").is_file();
-    crate::fsutil::ensure_entry(&out, ready, || merge(&base.path, adapter, &cfg, &out), |source| ModelError::Io { path: out.clone(), source })?;
+    crate::fsutil::ensure_entry(
+        &out,
+        ready,
+        || merge(&base.path, adapter, &cfg, &out),
+        |source| ModelError::Io { path: out.clone(), source },
+    )?;
     let content_hash = dir_hash(&out)?;
     let _ = cfg.base_model_name_or_path;
     Ok(ResolvedModel {
@@ -131,9 +142,13 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
         let Some(w) = merged.get(&target) else {
             return Err(bad(adapter, format!("targets `{target}`, which the base model does not have: an adapter for another base?")));
         };
-        let delta = b.to_dtype(DType::F32).and_then(|b| b.matmul(&a.to_dtype(DType::F32)?)).and_then(|d| d * scale).map_err(|e| bad(adapter, e))?;
+        let delta =
+            b.to_dtype(DType::F32).and_then(|b| b.matmul(&a.to_dtype(DType::F32)?)).and_then(|d| d * scale).map_err(|e| bad(adapter, e))?;
         if delta.dims() != w.dims() {
-            return Err(bad(adapter, format!("{target}: adapter delta {:?} does not fit base weight {:?}: an adapter for another base?", delta.dims(), w.dims())));
+            return Err(bad(
+                adapter,
+                format!("{target}: adapter delta {:?} does not fit base weight {:?}: an adapter for another base?", delta.dims(), w.dims()),
+            ));
         }
         let new = w.to_dtype(DType::F32).and_then(|w| w + delta).and_then(|t| t.to_dtype(w.dtype())).map_err(|e| bad(adapter, e))?;
         merged.insert(target, new);
@@ -142,7 +157,8 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
     std::fs::create_dir_all(&tmp).map_err(|e| bad(&tmp, e))?;
     for entry in std::fs::read_dir(base_dir).map_err(|e| bad(base_dir, e))?.filter_map(|e| e.ok()) {
         let p = entry.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n == "model.safetensors.index.json") {
+        if p.is_file() && p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n == "model.safetensors.index.json")
+        {
             std::fs::copy(&p, tmp.join(entry.file_name())).map_err(|e| bad(&p, e))?;
         }
     }

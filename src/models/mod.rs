@@ -28,7 +28,9 @@ pub enum ModelError {
     Write { path: PathBuf, message: String },
     #[error("hub model `{repo}`: {message}")]
     Hub { repo: String, message: String },
-    #[error("hub model `{repo}` is gated or private: accept its license on huggingface.co/{repo} and set HF_TOKEN (or run `huggingface-cli login`)")]
+    #[error(
+        "hub model `{repo}` is gated or private: accept its license on huggingface.co/{repo} and set HF_TOKEN (or run `huggingface-cli login`)"
+    )]
     Gated { repo: String },
     #[error("hub model `{repo}`: `{file}` is not in the cache {cache} and offline mode is on (HF_HUB_OFFLINE)")]
     NotCached { repo: String, file: String, cache: PathBuf },
@@ -192,7 +194,11 @@ pub fn dir_hash(dir: &Path) -> Result<String, ModelError> {
         .filter(|p| {
             p.is_file()
                 && p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.ends_with(".safetensors") || matches!(n, "config.json" | "tokenizer.json" | "tokenizer_config.json" | "generation_config.json" | "adapter_config.json")
+                    n.ends_with(".safetensors")
+                        || matches!(
+                            n,
+                            "config.json" | "tokenizer.json" | "tokenizer_config.json" | "generation_config.json" | "adapter_config.json"
+                        )
                 })
         })
         .collect();

@@ -73,7 +73,8 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
     let mut categories: Vec<String> = cats_per_run.iter().flat_map(|m| m.keys().cloned()).collect();
     categories.sort();
     categories.dedup();
-    let overall: Vec<Accuracy> = runs.iter().map(|r| Accuracy::new(r.results.iter().filter(|x| x.valid).count(), r.results.len())).collect();
+    let overall: Vec<Accuracy> =
+        runs.iter().map(|r| Accuracy::new(r.results.iter().filter(|x| x.valid).count(), r.results.len())).collect();
     let acc_values: Vec<Vec<(f64, f64, f64)>> = cats_per_run
         .iter()
         .zip(&overall)
@@ -108,7 +109,8 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         .map(|r| r.results.iter().filter_map(|x| Some((*tools.get(x.id.as_str())? as f64, x.timings.ttft_ms?))).collect())
         .collect();
     let timings: Vec<Option<RunTiming>> = runs.iter().map(run_timing).collect();
-    let throughput: Vec<Vec<(f64, f64)>> = timings.iter().map(|t| t.iter().map(|t| (t.concurrency as f64, t.cases_per_s)).collect()).collect();
+    let throughput: Vec<Vec<(f64, f64)>> =
+        timings.iter().map(|t| t.iter().map(|t| (t.concurrency as f64, t.cases_per_s)).collect()).collect();
 
     let mut charts = Vec::new();
     let mut figures = String::new();
@@ -120,7 +122,9 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         charts.push(path);
         Ok(())
     };
-    chart("accuracy.png", "Accuracy by category with 95% Wilson intervals", &|p| plot::accuracy_bars(p, &cat_labels, &series, &acc_values))?;
+    chart("accuracy.png", "Accuracy by category with 95% Wilson intervals", &|p| {
+        plot::accuracy_bars(p, &cat_labels, &series, &acc_values)
+    })?;
     chart("errors.png", "Error types among invalid outputs", &|p| plot::error_bars(p, &types, &series, &type_counts))?;
     let has_timing = e2e.iter().any(|v| !v.is_empty());
     if has_timing {
@@ -147,7 +151,9 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         acc_table.push_str(&format!("<th class=\"num\">{}</th>", esc(l)));
     }
     if comparison.is_some() {
-        acc_table.push_str("<th class=\"num\">delta</th><th class=\"num\">fixed</th><th class=\"num\">broken</th><th class=\"num\">McNemar p</th>");
+        acc_table.push_str(
+            "<th class=\"num\">delta</th><th class=\"num\">fixed</th><th class=\"num\">broken</th><th class=\"num\">McNemar p</th>",
+        );
     }
     acc_table.push_str("</tr></thead><tbody>");
     for (i, c) in cat_labels.iter().enumerate() {
@@ -159,7 +165,13 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         if let Some(cmp) = &comparison {
             let p = if c == "overall" { Some(&cmp.overall) } else { cmp.categories.get(c) };
             if let Some(p) = p {
-                acc_table.push_str(&format!("<td class=\"num\">{:+.1}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.4}</td>", 100.0 * p.delta, p.fixed, p.broken, p.p_value));
+                acc_table.push_str(&format!(
+                    "<td class=\"num\">{:+.1}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{:.4}</td>",
+                    100.0 * p.delta,
+                    p.fixed,
+                    p.broken,
+                    p.p_value
+                ));
             }
         }
         acc_table.push_str("</tr>");
@@ -220,7 +232,13 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         manifest_html.push_str("<div class=\"scroll\"><table><thead><tr><th>setting</th><th>A</th><th>B</th></tr></thead><tbody>");
         for r in &c.manifests {
             let class = if r.unfair { " class=\"unfair\"" } else { "" };
-            manifest_html.push_str(&format!("<tr{class}><td>{}{}</td><td>{}</td><td>{}</td></tr>", if r.unfair { "⚠ " } else { "" }, esc(&r.field), esc(&r.a), esc(&r.b)));
+            manifest_html.push_str(&format!(
+                "<tr{class}><td>{}{}</td><td>{}</td><td>{}</td></tr>",
+                if r.unfair { "⚠ " } else { "" },
+                esc(&r.field),
+                esc(&r.a),
+                esc(&r.b)
+            ));
         }
         manifest_html.push_str("</tbody></table></div>");
     } else if let Some(m) = &runs[0].manifest {
@@ -229,14 +247,21 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
 
     // Per-case rows, in run A's order.
     let by_id: Vec<HashMap<&str, &ResultRecord>> = runs.iter().map(|r| r.results.iter().map(|x| (x.id.as_str(), x)).collect()).collect();
-    let style = runs[0].manifest.as_ref().map(|m| if m.prompt_style == "bfcl" { PromptStyle::Bfcl } else { PromptStyle::Official }).unwrap_or_default();
+    let style = runs[0]
+        .manifest
+        .as_ref()
+        .map(|m| if m.prompt_style == "bfcl" { PromptStyle::Bfcl } else { PromptStyle::Official })
+        .unwrap_or_default();
     let rows: Vec<CaseRow> = runs[0]
         .results
         .iter()
         .filter(|r| by_id.iter().all(|m| m.contains_key(r.id.as_str())))
         .map(|r| {
             let recs: Vec<&ResultRecord> = by_id.iter().map(|m| m[r.id.as_str()]).collect();
-            let verdicts: Vec<String> = recs.iter().map(|x| if x.valid { "valid".into() } else { x.error_type.clone().unwrap_or_else(|| "invalid".into()) }).collect();
+            let verdicts: Vec<String> = recs
+                .iter()
+                .map(|x| if x.valid { "valid".into() } else { x.error_type.clone().unwrap_or_else(|| "invalid".into()) })
+                .collect();
             let change = match recs.as_slice() {
                 [a, b] if !a.valid && b.valid => "fixed",
                 [a, b] if a.valid && !b.valid => "broken",
@@ -263,7 +288,14 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
             let o = &overall[0];
             format!(
                 "{}: {} overall ({}/{} cases, 95% CI [{}, {}]); parse errors {}, outputs with calls {}",
-                labels[0], pct(o.accuracy), o.correct, o.n, pct(o.ci_low), pct(o.ci_high), pct(formats[0].parse_error_rate), pct(formats[0].call_rate)
+                labels[0],
+                pct(o.accuracy),
+                o.correct,
+                o.n,
+                pct(o.ci_low),
+                pct(o.ci_high),
+                pct(formats[0].parse_error_rate),
+                pct(formats[0].call_rate)
             )
         }
     };
@@ -271,7 +303,16 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         .iter()
         .zip(&labels)
         .map(|(r, l)| match &r.manifest {
-            Some(m) => format!("{l}: {} cases, {} {} {}, {} prompt style, max {} new tokens, dataset {}", r.results.len(), m.engine.engine, m.engine.engine_version, m.engine.dtype, m.prompt_style, m.generation.max_new_tokens, m.dataset.path),
+            Some(m) => format!(
+                "{l}: {} cases, {} {} {}, {} prompt style, max {} new tokens, dataset {}",
+                r.results.len(),
+                m.engine.engine,
+                m.engine.engine_version,
+                m.engine.dtype,
+                m.prompt_style,
+                m.generation.max_new_tokens,
+                m.dataset.path
+            ),
             None => format!("{l}: {} cases ({})", r.results.len(), r.dir.display()),
         })
         .chain(comparison.as_ref().and_then(|c| c.subset_note.clone()))
@@ -292,6 +333,7 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         rows,
     };
     let index = out.join("index.html");
-    crate::fsutil::write_atomic(&index, html::render(&page).as_bytes()).map_err(|source| ReportError::Io { path: index.clone(), source })?;
+    crate::fsutil::write_atomic(&index, html::render(&page).as_bytes())
+        .map_err(|source| ReportError::Io { path: index.clone(), source })?;
     Ok(Written { index, charts, verdict })
 }

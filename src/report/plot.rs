@@ -65,7 +65,11 @@ pub fn accuracy_bars(path: &Path, categories: &[String], series: &[Series], valu
             let x0 = ci as f64 + 0.1 + si as f64 * w;
             Rectangle::new([(x0, 0.0), (x0 + w * 0.9, acc * 100.0)], s.color.filled())
         });
-        chart.draw_series(bars).map_err(err)?.label(s.label).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(s.label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
         let whiskers = values[si].iter().enumerate().map(|(ci, (_, lo, hi))| {
             let xm = ci as f64 + 0.1 + si as f64 * w + w * 0.45;
             let acc = values[si][ci].0;
@@ -73,7 +77,13 @@ pub fn accuracy_bars(path: &Path, categories: &[String], series: &[Series], valu
         });
         chart.draw_series(whiskers).map_err(err)?;
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -105,9 +115,19 @@ pub fn error_bars(path: &Path, types: &[String], series: &[Series], counts: &[Ve
             let y0 = ti as f64 + 0.1 + si as f64 * h;
             Rectangle::new([(0.0, y0), (*c as f64, y0 + h * 0.9)], s.color.filled())
         });
-        chart.draw_series(bars).map_err(err)?.label(s.label).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(s.label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -143,9 +163,19 @@ pub fn latency_histogram(path: &Path, series: &[Series], values: &[Vec<f64>]) ->
             let x0 = b as f64 * width;
             Rectangle::new([(x0, 0.0), (x0 + width, *c as f64)], s.color.mix(0.45).filled())
         });
-        chart.draw_series(bars).map_err(err)?.label(s.label).legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
+        chart
+            .draw_series(bars)
+            .map_err(err)?
+            .label(s.label)
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 10, y + 5)], s.color.filled()));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -169,9 +199,19 @@ pub fn latency_cdf(path: &Path, series: &[Series], values: &[Vec<f64>]) -> Res {
         let n = v.len().max(1) as f64;
         let pts: Vec<(f64, f64)> = v.iter().enumerate().map(|(i, x)| (*x, (i + 1) as f64 / n)).collect();
         let color = s.color;
-        chart.draw_series(LineSeries::new(pts, color.stroke_width(2))).map_err(err)?.label(s.label).legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
+        chart
+            .draw_series(LineSeries::new(pts, color.stroke_width(2)))
+            .map_err(err)?
+            .label(s.label)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 14, y)], color.stroke_width(2)));
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }
 
@@ -204,6 +244,12 @@ pub fn scatter(path: &Path, title: &str, x_desc: &str, y_desc: &str, series: &[S
             chart.draw_series(LineSeries::new(sorted, color.stroke_width(1))).map_err(err)?;
         }
     }
-    chart.configure_series_labels().position(SeriesLabelPosition::UpperRight).background_style(WHITE.mix(0.85)).border_style(BLACK).draw().map_err(err)?;
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
     root.present().map_err(err)
 }

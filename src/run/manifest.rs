@@ -39,7 +39,9 @@ impl Host {
         let hostname = std::fs::read_to_string("/etc/hostname").map(|s| s.trim().to_string()).unwrap_or_default();
         let cpu = std::fs::read_to_string("/proc/cpuinfo")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string()))
+            .and_then(|s| {
+                s.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_string())
+            })
             .unwrap_or_else(|| std::env::consts::ARCH.to_string());
         let cores = crate::engine::available_cores();
         Host { hostname, os: std::env::consts::OS.into(), cpu, cores, gpu: None }
@@ -118,7 +120,9 @@ impl Manifest {
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         match v.get("schema").and_then(|s| s.as_str()) {
             Some(MANIFEST_SCHEMA) => {}
-            other => return Err(format!("{}: unsupported manifest schema {other:?} (this fgbench reads {MANIFEST_SCHEMA})", path.display())),
+            other => {
+                return Err(format!("{}: unsupported manifest schema {other:?} (this fgbench reads {MANIFEST_SCHEMA})", path.display()));
+            }
         }
         serde_json::from_value(v).map_err(|e| format!("{}: {e}", path.display()))
     }

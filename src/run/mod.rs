@@ -17,7 +17,7 @@ use crate::engine::{Engine, EngineError, GenerationSettings};
 use crate::records::{Prediction, RESULT_SCHEMA, ResultRecord};
 use crate::score::{ScoreOptions, score_output};
 use crate::summary::{Summary, summarize};
-pub use manifest::{Manifest, MANIFEST_SCHEMA};
+pub use manifest::{MANIFEST_SCHEMA, Manifest};
 pub use timing::RunTiming;
 
 pub const PREDICTIONS: &str = "predictions.jsonl";
@@ -59,8 +59,8 @@ pub fn load_existing(path: &Path) -> Result<Vec<Prediction>, RunError> {
         if line.trim().is_empty() {
             continue;
         }
-        let p: Prediction = serde_json::from_str(&line)
-            .map_err(|e| RunError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() })?;
+        let p: Prediction =
+            serde_json::from_str(&line).map_err(|e| RunError::Corrupt { path: path.to_path_buf(), line: i + 1, message: e.to_string() })?;
         preds.push(p);
     }
     if complete < bytes.len() {
@@ -188,7 +188,8 @@ pub fn run_eval(
     let start = Instant::now();
     let mut new_preds: Vec<Prediction> = Vec::with_capacity(todo.len());
     // Every prediction is scored once: these records are what results.jsonl gets.
-    let mut results: Vec<ResultRecord> = existing.iter().filter_map(|p| by_id.get(p.id.as_str()).map(|c| result_record(c, p, opts))).collect();
+    let mut results: Vec<ResultRecord> =
+        existing.iter().filter_map(|p| by_id.get(p.id.as_str()).map(|c| result_record(c, p, opts))).collect();
     let mut correct = results.iter().filter(|r| r.valid).count();
     let mut failure: Option<RunError> = None;
     std::thread::scope(|s| {
@@ -261,8 +262,7 @@ pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timin
         doc["timing"] = serde_json::to_value(t).expect("timing serializes");
     }
     let summary_path = out.join(SUMMARY);
-    crate::fsutil::write_atomic(&summary_path, serde_json::to_string_pretty(&doc).expect("json").as_bytes())
-        .map_err(io(&summary_path))?;
+    crate::fsutil::write_atomic(&summary_path, serde_json::to_string_pretty(&doc).expect("json").as_bytes()).map_err(io(&summary_path))?;
     Ok(summary)
 }
 
@@ -291,7 +291,13 @@ mod tests {
     use crate::engine::mock::MockEngine;
 
     fn settings(concurrency: usize) -> EvalSettings {
-        EvalSettings { generation: GenerationSettings::default(), style: PromptStyle::Official, concurrency, scoring: ScoreOptions::default(), repeats: 1 }
+        EvalSettings {
+            generation: GenerationSettings::default(),
+            style: PromptStyle::Official,
+            concurrency,
+            scoring: ScoreOptions::default(),
+            repeats: 1,
+        }
     }
 
     fn render_prompt(messages: &[crate::dataset::Message], tools: &[serde_json::Value]) -> String {

@@ -45,7 +45,11 @@ pub struct PrefixReuse {
 /// The prefix-cache figures of some predictions (`None` when the engine reported none).
 pub fn prefix_reuse(preds: &[Prediction]) -> Option<PrefixReuse> {
     let reported: Vec<u64> = preds.iter().filter_map(|p| p.timings.cached_tokens).collect();
-    (!reported.is_empty()).then(|| PrefixReuse { hits: reported.iter().filter(|&&n| n > 0).count(), requests: reported.len(), tokens_saved: reported.iter().sum() })
+    (!reported.is_empty()).then(|| PrefixReuse {
+        hits: reported.iter().filter(|&&n| n > 0).count(),
+        requests: reported.len(),
+        tokens_saved: reported.iter().sum(),
+    })
 }
 
 /// Timing of the predictions made in this run; `harness_s` is the summed time spent on

@@ -5,8 +5,8 @@ use indexmap::IndexMap;
 use super::types::{python_type, type_checker};
 use super::values::{dict_checker, list_checker, list_dict_checker, string_checker};
 use super::{Check, ScoreOptions};
-use crate::codec::value::{PyType, Value};
 use crate::codec::Call;
+use crate::codec::value::{PyType, Value};
 use crate::dataset::case::{ExpectedCall, tool_function};
 
 /// The expected call's function name and its accepted values per parameter.
@@ -20,12 +20,7 @@ fn find_tool<'a>(tools: &'a [serde_json::Value], name: &str) -> Option<&'a serde
 }
 
 /// BFCL's `simple_function_checker`: one call against one declaration and its answers.
-pub fn simple_function_checker(
-    tool: Option<&serde_json::Value>,
-    call: &Call,
-    expected: &ExpectedCall,
-    opts: &ScoreOptions,
-) -> Check {
+pub fn simple_function_checker(tool: Option<&serde_json::Value>, call: &Call, expected: &ExpectedCall, opts: &ScoreOptions) -> Check {
     let Some(tool) = tool else {
         return Check::fail("simple_function_checker:missing_declaration", "The expected function is not among the tools.".into());
     };
@@ -45,10 +40,7 @@ pub fn simple_function_checker(
         func_name = func_name.replace('.', "_");
     }
     if call.name != func_name {
-        return Check::fail(
-            "simple_function_checker:wrong_func_name",
-            format!("Function name '{func_name}' not found in model output."),
-        );
+        return Check::fail("simple_function_checker:wrong_func_name", format!("Function name '{func_name}' not found in model output."));
     }
     for param in &required {
         if !call.args.contains_key(*param) {
@@ -155,9 +147,7 @@ pub fn parallel(tools: &[serde_json::Value], calls: &[Call], answers: &[Expected
     for (i, expected) in answers.iter().enumerate() {
         let (name, _) = expected_parts(expected);
         let tool = find_tool(tools, name);
-        let found = (0..calls.len())
-            .filter(|&j| !matched[j])
-            .find(|&j| simple_function_checker(tool, &calls[j], expected, opts).valid);
+        let found = (0..calls.len()).filter(|&j| !matched[j]).find(|&j| simple_function_checker(tool, &calls[j], expected, opts).valid);
         match found {
             Some(j) => matched[j] = true,
             None => {

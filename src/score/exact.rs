@@ -81,7 +81,9 @@ mod tests {
     fn case(kind: CheckKind, reference: &[Call]) -> Case {
         let answers = reference
             .iter()
-            .map(|c| ExpectedCall::from([(c.name.clone(), c.args.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect::<IndexMap<_, _>>())]))
+            .map(|c| {
+                ExpectedCall::from([(c.name.clone(), c.args.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect::<IndexMap<_, _>>())])
+            })
             .collect();
         Case {
             schema: CASE_SCHEMA.into(),

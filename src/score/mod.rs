@@ -123,14 +123,12 @@ pub fn check_calls(case: &Case, calls: &[Call], opts: &ScoreOptions) -> Check {
     }
     match case.kind {
         CheckKind::Irrelevance if calls.is_empty() => Check::pass(),
-        CheckKind::Irrelevance => Check::fail(
-            "irrelevance_error:decoder_success",
-            "Valid syntax. Successfully decode AST when it should not.".into(),
-        ),
-        CheckKind::Relevance if calls.is_empty() => Check::fail(
-            "relevance_error:decoder_failed",
-            "Invalid syntax. Failed to decode AST when it should have.".into(),
-        ),
+        CheckKind::Irrelevance => {
+            Check::fail("irrelevance_error:decoder_success", "Valid syntax. Successfully decode AST when it should not.".into())
+        }
+        CheckKind::Relevance if calls.is_empty() => {
+            Check::fail("relevance_error:decoder_failed", "Invalid syntax. Failed to decode AST when it should have.".into())
+        }
         CheckKind::Relevance => Check::pass(),
         CheckKind::Simple => checker::simple(&case.tools, calls, &case.answers, opts),
         CheckKind::Multiple => checker::multiple(&case.tools, calls, &case.answers, opts),

@@ -27,14 +27,7 @@ pub struct TypeCheck {
     pub is_variable: bool,
 }
 
-pub fn type_checker(
-    param: &str,
-    value: &Value,
-    possible: &[Value],
-    declared: &str,
-    expected: PyType,
-    nested: Option<PyType>,
-) -> TypeCheck {
+pub fn type_checker(param: &str, value: &Value, possible: &[Value], declared: &str, expected: PyType, nested: Option<PyType>) -> TypeCheck {
     let answer_type = possible_answer_type(possible);
     let is_variable = answer_type.is_some_and(|t| t != expected);
     let mut result = Check::fail("type_error:simple", String::new());

@@ -7,11 +7,7 @@ use crate::codec::Value;
 
 /// BFCL's `standardize_string`: drop spaces and `,./-_*^`, lowercase, `'` -> `"`.
 pub fn standardize(s: &str) -> String {
-    s.chars()
-        .filter(|c| !matches!(c, ' ' | ',' | '.' | '/' | '-' | '_' | '*' | '^'))
-        .collect::<String>()
-        .to_lowercase()
-        .replace('\'', "\"")
+    s.chars().filter(|c| !matches!(c, ' ' | ',' | '.' | '/' | '-' | '_' | '*' | '^')).collect::<String>().to_lowercase().replace('\'', "\"")
 }
 
 fn standardize_value(v: &Value) -> Value {
@@ -43,8 +39,7 @@ pub fn string_checker(param: &str, output: &str, possible: &[Value]) -> Check {
 
 pub fn list_checker(param: &str, output: &[Value], possible: &[Value]) -> Check {
     let std_out = Value::List(output.iter().map(standardize_value).collect());
-    let std_possible: Vec<Value> =
-        possible.iter().map(|p| Value::List(p.py_iter().iter().map(standardize_value).collect())).collect();
+    let std_possible: Vec<Value> = possible.iter().map(|p| Value::List(p.py_iter().iter().map(standardize_value).collect())).collect();
     if !std_out.py_in(&std_possible) {
         return Check::fail(
             "value_error:list/tuple",

@@ -128,7 +128,9 @@ pub async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: O
         let text = match line {
             None | Some(Err(_)) => break,
             Some(Ok(Line::TooLong)) => {
-                outbox.reply(error_line(None, ErrorCode::LineTooLong, &format!("request line longer than {} bytes", shared.cfg.max_line))).await;
+                outbox
+                    .reply(error_line(None, ErrorCode::LineTooLong, &format!("request line longer than {} bytes", shared.cfg.max_line)))
+                    .await;
                 continue;
             }
             Some(Ok(Line::NotUtf8)) => {
@@ -154,7 +156,13 @@ pub async fn serve_connection(stream: UnixStream, shared: Arc<Shared>, permit: O
     let _ = writer.await;
 }
 
-async fn write_loop(mut wr: OwnedWriteHalf, mut rx: mpsc::Receiver<Value>, conn: Arc<Conn>, timeout: Duration, _permit: OwnedSemaphorePermit) {
+async fn write_loop(
+    mut wr: OwnedWriteHalf,
+    mut rx: mpsc::Receiver<Value>,
+    conn: Arc<Conn>,
+    timeout: Duration,
+    _permit: OwnedSemaphorePermit,
+) {
     loop {
         let v = tokio::select! {
             v = rx.recv() => v,

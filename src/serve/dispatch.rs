@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::Shared;
 use super::connection::Outbox;
 use super::protocol::{ErrorCode, PROTOCOL, Request, error_line};
 use super::work::{Guard, Work, WorkKind, start};
-use super::Shared;
 
 /// Whether a client's protocol is ours: same name, same major version (`fgbench.serve/1`
 /// and `fgbench.serve/1.3` are; `fgbench.serve/2` is not).
@@ -25,14 +25,24 @@ pub async fn dispatch(id: Option<Value>, req: Request, shared: &Arc<Shared>, out
     match req {
         Request::Hello { protocol } => {
             if !compatible(&protocol) {
-                return reply(error_line(id.as_ref(), ErrorCode::UnsupportedProtocol, &format!("this server speaks {PROTOCOL}, not {protocol}"))).await;
+                return reply(error_line(
+                    id.as_ref(),
+                    ErrorCode::UnsupportedProtocol,
+                    &format!("this server speaks {PROTOCOL}, not {protocol}"),
+                ))
+                .await;
             }
             let names: Vec<String> = shared.models.read().unwrap_or_else(|p| p.into_inner()).keys().cloned().collect();
             reply(json!({"id": id, "type": "hello", "protocol": PROTOCOL, "server": format!("fgbench {}", env!("CARGO_PKG_VERSION")), "models": names})).await
         }
         Request::Models => {
-            let mut list: Vec<Value> =
-                shared.models.read().unwrap_or_else(|p| p.into_inner()).iter().map(|(n, m)| json!({"name": n, "model": m.description})).collect();
+            let mut list: Vec<Value> = shared
+                .models
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|(n, m)| json!({"name": n, "model": m.description}))
+                .collect();
             list.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
             reply(json!({"id": id, "type": "models", "models": list})).await
         }
@@ -47,7 +57,12 @@ pub async fn dispatch(id: Option<Value>, req: Request, shared: &Arc<Shared>, out
         }
         Request::Shutdown => {
             if !shared.cfg.allow_shutdown {
-                return reply(error_line(id.as_ref(), ErrorCode::Forbidden, "`shutdown` over the socket needs `fgbench serve --allow-shutdown` (SIGTERM always works)")).await;
+                return reply(error_line(
+                    id.as_ref(),
+                    ErrorCode::Forbidden,
+                    "`shutdown` over the socket needs `fgbench serve --allow-shutdown` (SIGTERM always works)",
+                ))
+                .await;
             }
             let in_flight = shared.stats.in_flight.load(std::sync::atomic::Ordering::SeqCst);
             reply(json!({"id": id, "type": "shutdown", "in_flight": in_flight})).await;
@@ -84,7 +99,15 @@ pub async fn dispatch(id: Option<Value>, req: Request, shared: &Arc<Shared>, out
     }
 }
 
-async fn load(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, name: String, source: String, engine: Option<String>, adapter: Option<String>) {
+async fn load(
+    shared: &Arc<Shared>,
+    outbox: &Outbox,
+    id: Option<Value>,
+    name: String,
+    source: String,
+    engine: Option<String>,
+    adapter: Option<String>,
+) {
     let allowed = match shared.cfg.policy.check(&source, adapter.as_deref()) {
         Ok(a) => a,
         Err(msg) => return outbox.reply(error_line(id.as_ref(), ErrorCode::Forbidden, &msg)).await,
@@ -102,7 +125,8 @@ async fn load(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, name: St
     let (shared, id) = (shared.clone(), guard.id().cloned());
     guard.spawn(async move {
         let s2 = shared.clone();
-        let loaded = tokio::task::spawn_blocking(move || (s2.loader)(&source, engine.as_deref(), adapter.as_deref(), allowed.offline)).await;
+        let loaded =
+            tokio::task::spawn_blocking(move || (s2.loader)(&source, engine.as_deref(), adapter.as_deref(), allowed.offline)).await;
         match loaded {
             Ok(Ok(m)) => {
                 let description = m.description.clone();

@@ -153,7 +153,12 @@ fn accept(stream: tokio::net::UnixStream, shared: &Arc<Shared>) {
         tokio::spawn(async move {
             use tokio::io::AsyncWriteExt;
             let mut stream = stream;
-            let mut line = serde_json::to_vec(&error_line(None, ErrorCode::Busy, &format!("{max} clients are connected (--max-connections); retry later"))).unwrap_or_default();
+            let mut line = serde_json::to_vec(&error_line(
+                None,
+                ErrorCode::Busy,
+                &format!("{max} clients are connected (--max-connections); retry later"),
+            ))
+            .unwrap_or_default();
             line.push(b'\n');
             let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(&line)).await;
         });

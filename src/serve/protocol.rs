@@ -196,12 +196,19 @@ mod tests {
 
     #[test]
     fn requests_parse_and_bad_lines_are_classified() {
-        let r: Envelope = serde_json::from_str(r#"{"id":7,"type":"generate","model":"a","prompt":"hi","stream":true,"settings":{"max_new_tokens":3}}"#).unwrap();
-        assert!(matches!(&r.request, Request::Generate { stream: true, input, settings, .. } if input.prompt.as_deref() == Some("hi") && settings.max_new_tokens == Some(3)));
+        let r: Envelope =
+            serde_json::from_str(r#"{"id":7,"type":"generate","model":"a","prompt":"hi","stream":true,"settings":{"max_new_tokens":3}}"#)
+                .unwrap();
+        assert!(
+            matches!(&r.request, Request::Generate { stream: true, input, settings, .. } if input.prompt.as_deref() == Some("hi") && settings.max_new_tokens == Some(3))
+        );
         assert_eq!(r.id, Some(serde_json::json!(7)));
         assert!(matches!(serde_json::from_str::<Envelope>(r#"{"type":"stats"}"#).unwrap(), Envelope { id: None, request: Request::Stats }));
         assert_eq!(classify("{nope").0, ErrorCode::MalformedJson);
-        assert_eq!(classify(r#"{"id":"x","type":"fly"}"#), (ErrorCode::UnknownType, classify(r#"{"type":"fly"}"#).1, Some(serde_json::json!("x"))));
+        assert_eq!(
+            classify(r#"{"id":"x","type":"fly"}"#),
+            (ErrorCode::UnknownType, classify(r#"{"type":"fly"}"#).1, Some(serde_json::json!("x")))
+        );
         let (code, msg, _) = classify(r#"{"type":"generate","prompt":"x"}"#);
         assert_eq!(code, ErrorCode::BadRequest);
         assert!(msg.contains("model"), "{msg}");

@@ -57,7 +57,11 @@ impl Guard {
         let permits = match u32::try_from(units).ok().and_then(|n| shared.permits.clone().try_acquire_many_owned(n).ok()) {
             Some(p) => p,
             None => {
-                let msg = format!("{} of {} queue places free, {units} needed (--max-queue); retry later", shared.permits.available_permits(), shared.cfg.max_queue);
+                let msg = format!(
+                    "{} of {} queue places free, {units} needed (--max-queue); retry later",
+                    shared.permits.available_permits(),
+                    shared.cfg.max_queue
+                );
                 outbox.reply(error_line(id.as_ref(), ErrorCode::Busy, &msg)).await;
                 return None;
             }
@@ -67,7 +71,9 @@ impl Guard {
         if let Some(k) = &key
             && !outbox.register(k, cancel.clone())
         {
-            outbox.reply(error_line(id.as_ref(), ErrorCode::DuplicateId, &format!("request {k} is already in flight on this connection"))).await;
+            outbox
+                .reply(error_line(id.as_ref(), ErrorCode::DuplicateId, &format!("request {k} is already in flight on this connection")))
+                .await;
             return None;
         }
         let run_key = shared.next_key.fetch_add(1, Ordering::SeqCst);
@@ -91,8 +97,15 @@ impl Guard {
             let reply = match AssertUnwindSafe(work).catch_unwind().await {
                 Ok(v) => v,
                 Err(panic) => {
-                    let what = panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_default();
-                    eprintln!("fgbench serve: request {} failed inside the server: {what}", self.id.as_ref().map(|v| v.to_string()).unwrap_or_default());
+                    let what = panic
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| panic.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    eprintln!(
+                        "fgbench serve: request {} failed inside the server: {what}",
+                        self.id.as_ref().map(|v| v.to_string()).unwrap_or_default()
+                    );
                     error_line(self.id.as_ref(), ErrorCode::Internal, &format!("the request failed inside the server: {what}"))
                 }
             };
@@ -236,7 +249,14 @@ fn engine_error(id: Option<&Value>, e: &EngineError) -> Value {
     }
 }
 
-fn respond(shared: &Shared, id: Option<&Value>, kind: WorkKind, case: Option<&Case>, judged: bool, outcomes: Vec<(String, Result<Completion, EngineError>)>) -> Value {
+fn respond(
+    shared: &Shared,
+    id: Option<&Value>,
+    kind: WorkKind,
+    case: Option<&Case>,
+    judged: bool,
+    outcomes: Vec<(String, Result<Completion, EngineError>)>,
+) -> Value {
     for (name, r) in &outcomes {
         if let Ok(c) = r {
             shared.stats.record(name, c);

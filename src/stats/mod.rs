@@ -143,7 +143,8 @@ mod mcnemar_tests {
         let mut covered = 0;
         for s in 0..200u64 {
             let data: Vec<f64> = (0..60).map(|_| 10.0 + (rng.below(2001) as f64 - 1000.0) / 100.0).collect();
-            let (lo, hi) = bootstrap_ci(data.len(), 400, s, |idx| percentile(&idx.iter().map(|&i| data[i]).collect::<Vec<_>>(), 0.5)).unwrap();
+            let (lo, hi) =
+                bootstrap_ci(data.len(), 400, s, |idx| percentile(&idx.iter().map(|&i| data[i]).collect::<Vec<_>>(), 0.5)).unwrap();
             covered += usize::from(lo <= 10.0 && 10.0 <= hi);
         }
         assert!((180..=198).contains(&covered), "coverage {covered}/200");

@@ -23,13 +23,22 @@ fn mobile_actions_rows_import_export_and_import_to_the_same_cases() {
     assert!(stderr(&o).contains("imported 320 cases"), "{}", stderr(&o));
     let imported = lines(&cases);
     // Categories from the rows' prefix, kinds from the number of reference calls.
-    let kind_of = |cat: &str| imported.iter().filter(|c| c["category"] == cat).map(|c| c["kind"].as_str().unwrap().to_string()).collect::<std::collections::BTreeSet<_>>();
+    let kind_of = |cat: &str| {
+        imported
+            .iter()
+            .filter(|c| c["category"] == cat)
+            .map(|c| c["kind"].as_str().unwrap().to_string())
+            .collect::<std::collections::BTreeSet<_>>()
+    };
     assert_eq!(kind_of("app_no_call").into_iter().collect::<Vec<_>>(), ["irrelevance"]);
     assert_eq!(kind_of("app_parallel").into_iter().collect::<Vec<_>>(), ["parallel"]);
     assert_eq!(kind_of("app_single").into_iter().collect::<Vec<_>>(), ["multiple"]);
     // The developer text (date, time, day of week, activation sentence) is kept verbatim.
     let dev = imported[0]["messages"][0]["content"].as_str().unwrap();
-    assert!(dev.starts_with("Current date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-") && dev.contains("\nDay of week is "), "{dev}");
+    assert!(
+        dev.starts_with("Current date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-") && dev.contains("\nDay of week is "),
+        "{dev}"
+    );
     // Type names as the scorer reads them.
     assert_eq!(imported[0]["tools"][4]["parameters"]["properties"]["target_celsius"]["type"], "float");
 
@@ -42,7 +51,17 @@ fn mobile_actions_rows_import_export_and_import_to_the_same_cases() {
     assert_eq!(std::fs::read_to_string(&again).unwrap(), std::fs::read_to_string(&cases).unwrap());
 
     // --split keeps one split; a malformed row names its line.
-    let o = fgbench(&["datasets", "import", "mobile-actions", "--from", &app("test.jsonl"), "--split", "train", "--out", cases.to_str().unwrap()]);
+    let o = fgbench(&[
+        "datasets",
+        "import",
+        "mobile-actions",
+        "--from",
+        &app("test.jsonl"),
+        "--split",
+        "train",
+        "--out",
+        cases.to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2), "no train rows in the held-out file: {}", stderr(&o));
     let bad = dir.path().join("bad.jsonl");
     let first = std::fs::read_to_string(app("test.jsonl")).unwrap().lines().next().unwrap().to_string();
@@ -78,7 +97,9 @@ fn overall(o: &std::process::Output) -> (u64, u64) {
 #[test]
 fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
     let dir = tempfile::tempdir().unwrap();
-    let score = |preds: &str, scorer: &str| overall(&fgbench(&["score", "--dataset", &app("test.jsonl"), "--predictions", preds, "--format", "json", "--scorer", scorer]));
+    let score = |preds: &str, scorer: &str| {
+        overall(&fgbench(&["score", "--dataset", &app("test.jsonl"), "--predictions", preds, "--format", "json", "--scorer", scorer]))
+    };
     let right = reference_predictions(dir.path(), |_, o| o);
     assert_eq!(score(&right, "exact"), (320, 320));
     assert_eq!(score(&right, "bfcl"), (320, 320));
@@ -106,7 +127,9 @@ fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
     let (bfcl_ok, _) = score(&upper, "bfcl");
     assert!(exact_ok < bfcl_ok, "exact {exact_ok}, bfcl {bfcl_ok}");
     // A call on a no-call row fails both; a missing call fails both.
-    let extra = reference_predictions(dir.path(), |c, o| if c.reference_calls().is_empty() { "<start_function_call>call:start_timer{minutes:5}<end_function_call>".into() } else { o });
+    let extra = reference_predictions(dir.path(), |c, o| {
+        if c.reference_calls().is_empty() { "<start_function_call>call:start_timer{minutes:5}<end_function_call>".into() } else { o }
+    });
     assert_eq!(score(&extra, "exact"), (320 - no_call, 320));
     assert_eq!(score(&extra, "bfcl"), (320 - no_call, 320));
 }
@@ -115,7 +138,16 @@ fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
 fn export_train_from_app_rows_is_disjoint_and_refuses_a_leak() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("train.jsonl");
-    let o = fgbench(&["datasets", "export-train", "--from", &app("train.jsonl"), "--check-against", &app("test.jsonl"), "--out", out.to_str().unwrap()]);
+    let o = fgbench(&[
+        "datasets",
+        "export-train",
+        "--from",
+        &app("train.jsonl"),
+        "--check-against",
+        &app("test.jsonl"),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let ex = lines(&out);
     assert!(ex.len() >= 1500, "{}", ex.len());
@@ -125,7 +157,16 @@ fn export_train_from_app_rows_is_disjoint_and_refuses_a_leak() {
     assert!(ex[0]["prompt"].as_str().unwrap().starts_with("<bos><start_of_turn>developer\nCurrent date and time"));
     assert!(ex.iter().all(|e| e["completion"].as_str().unwrap().ends_with("<end_of_turn>")));
     // Checking the training rows against themselves: every id, text and value leaks.
-    let o = fgbench(&["datasets", "export-train", "--from", &app("train.jsonl"), "--check-against", &app("train.jsonl"), "--out", dir.path().join("x.jsonl").to_str().unwrap()]);
+    let o = fgbench(&[
+        "datasets",
+        "export-train",
+        "--from",
+        &app("train.jsonl"),
+        "--check-against",
+        &app("train.jsonl"),
+        "--out",
+        dir.path().join("x.jsonl").to_str().unwrap(),
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("training data leaks into"), "{}", stderr(&o));
     assert!(!dir.path().join("x.jsonl").exists());
@@ -140,14 +181,31 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let adapter = dir.path().join("adapter");
     crate::engine::adapter(&adapter, 64);
     let out = dir.path().join("ba");
-    let o = fgbench(&["before-after", "--model", crate::engine::fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(),
-        "--dataset", &app("test.jsonl"), "--limit", "6", "--max-new-tokens", "6", "--concurrency", "1", "--out", out.to_str().unwrap()]);
+    let o = fgbench(&[
+        "before-after",
+        "--model",
+        crate::engine::fixture().to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--dataset",
+        &app("test.jsonl"),
+        "--limit",
+        "6",
+        "--max-new-tokens",
+        "6",
+        "--concurrency",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("B is "), "{}", stdout(&o));
     for f in ["before/results.jsonl", "after/results.jsonl", "compare.md", "report/index.html"] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    let manifest = |side: &str| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(out.join(side).join("manifest.json")).unwrap()).unwrap() };
+    let manifest = |side: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(out.join(side).join("manifest.json")).unwrap()).unwrap()
+    };
     assert_eq!(manifest("before")["scoring"]["scorer"], "exact");
     assert!(manifest("before")["model"]["adapter"].is_null());
     assert!(manifest("after")["model"]["adapter"]["gguf"].is_string(), "the PEFT adapter was converted for llama.cpp");
@@ -155,15 +213,41 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let verdict_at = html.find("<div class=\"verdict\">B is ").expect("the verdict");
     assert!(!html[..verdict_at].contains("<table") && !html[..verdict_at].contains("<img"), "the verdict comes first");
     // A second call reuses both finished runs (nothing is generated again).
-    let o = fgbench(&["before-after", "--model", crate::engine::fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(),
-        "--dataset", &app("test.jsonl"), "--limit", "6", "--max-new-tokens", "6", "--concurrency", "1", "--out", out.to_str().unwrap()]);
+    let o = fgbench(&[
+        "before-after",
+        "--model",
+        crate::engine::fixture().to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--dataset",
+        &app("test.jsonl"),
+        "--limit",
+        "6",
+        "--max-new-tokens",
+        "6",
+        "--concurrency",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).matches("run: 0 generated (6 resumed)").count(), 2, "{}", stdout(&o));
 
     // Runs judged by different scorers: refused, unless allowed or rescored alike.
     let bfcl = dir.path().join("bfcl");
-    let o = fgbench(&["eval", "--model", crate::engine::fixture().to_str().unwrap(), "--dataset", &app("test.jsonl"), "--limit", "6",
-        "--max-new-tokens", "6", "--out", bfcl.to_str().unwrap()]);
+    let o = fgbench(&[
+        "eval",
+        "--model",
+        crate::engine::fixture().to_str().unwrap(),
+        "--dataset",
+        &app("test.jsonl"),
+        "--limit",
+        "6",
+        "--max-new-tokens",
+        "6",
+        "--out",
+        bfcl.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let before = out.join("before");
     let o = fgbench(&["compare", bfcl.to_str().unwrap(), before.to_str().unwrap()]);

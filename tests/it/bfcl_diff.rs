@@ -70,7 +70,10 @@ fn verdicts_match_bfcl_checker() {
         e.0 += 1;
         e.1 += usize::from(bfcl_valid);
         let type_must_match = ours.shape != OutputShape::Malformed;
-        if ours.check.valid != bfcl_valid || (type_must_match && ours_type.as_deref() != bfcl_type) || bfcl_type.is_some_and(|t| t.starts_with("bfcl_crash")) && type_must_match {
+        if ours.check.valid != bfcl_valid
+            || (type_must_match && ours_type.as_deref() != bfcl_type)
+            || bfcl_type.is_some_and(|t| t.starts_with("bfcl_crash")) && type_must_match
+        {
             mismatches.push(format!(
                 "{} [{label}]: bfcl {bfcl_valid} {bfcl_type:?}, fgbench {} {:?}\n    output: {output}",
                 case.id, ours.check.valid, ours_type

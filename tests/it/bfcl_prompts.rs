@@ -38,8 +38,12 @@ fn bfcl_style_matches_bfcl_format_prompt() {
         if ours != theirs {
             let at = ours.bytes().zip(theirs.bytes()).position(|(a, b)| a != b).unwrap_or(ours.len().min(theirs.len()));
             let lo = at.saturating_sub(60);
-            diffs.push(format!("{}: first difference at byte {at}\n  bfcl:    {:?}\n  fgbench: {:?}", case.id,
-                &theirs.get(lo..(at + 60).min(theirs.len())).unwrap_or(""), &ours.get(lo..(at + 60).min(ours.len())).unwrap_or("")));
+            diffs.push(format!(
+                "{}: first difference at byte {at}\n  bfcl:    {:?}\n  fgbench: {:?}",
+                case.id,
+                &theirs.get(lo..(at + 60).min(theirs.len())).unwrap_or(""),
+                &ours.get(lo..(at + 60).min(ours.len())).unwrap_or("")
+            ));
         }
         compared += 1;
     }

@@ -26,7 +26,8 @@ fn write(dir: &Path, name: &str, text: &str) -> String {
     p.to_string_lossy().into_owned()
 }
 
-const CALL_OK: &str = "<start_function_call>call:convert_units{from_unit:<escape>gal<escape>,to_unit:<escape>l<escape>,value:5}<end_function_call>";
+const CALL_OK: &str =
+    "<start_function_call>call:convert_units{from_unit:<escape>gal<escape>,to_unit:<escape>l<escape>,value:5}<end_function_call>";
 
 #[test]
 fn render_prints_the_exact_prompt() {
@@ -48,7 +49,8 @@ fn render_unknown_id_is_a_clear_error() {
 #[test]
 fn score_reports_verdicts_problems_and_missing_cases() {
     let dir = tempfile::tempdir().unwrap();
-    let wrong = "<start_function_call>call:track_parcel{carrier:<escape>dhl<escape>,tracking_number:<escape>JD0146<escape>}<end_function_call>";
+    let wrong =
+        "<start_function_call>call:track_parcel{carrier:<escape>dhl<escape>,tracking_number:<escape>JD0146<escape>}<end_function_call>";
     let preds = write(
         dir.path(),
         "p.jsonl",
@@ -65,8 +67,15 @@ fn score_reports_verdicts_problems_and_missing_cases() {
     );
     let results = dir.path().join("results.jsonl");
     let o = fgbench(&[
-        "score", "--dataset", &repo_file("datasets/demo.jsonl"), "--predictions", &preds,
-        "--out", results.to_str().unwrap(), "--format", "json",
+        "score",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--predictions",
+        &preds,
+        "--out",
+        results.to_str().unwrap(),
+        "--format",
+        "json",
     ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
@@ -151,8 +160,11 @@ fn bfcl_fixture(dir: &Path) {
     };
     let data = dir.join("bfcl_eval/data");
     write(&data, "BFCL_v4_simple_python.json", &format!("{}\n{}\n", entry("simple_python_0"), entry("simple_python_1")));
-    write(&data, "possible_answer/BFCL_v4_simple_python.json",
-        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n{\"id\": \"simple_python_1\", \"ground_truth\": [{\"geo.area\": {\"w\": [4], \"h\": [3]}}]}\n");
+    write(
+        &data,
+        "possible_answer/BFCL_v4_simple_python.json",
+        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n{\"id\": \"simple_python_1\", \"ground_truth\": [{\"geo.area\": {\"w\": [4], \"h\": [3]}}]}\n",
+    );
     write(&data, "BFCL_v4_irrelevance.json", &format!("{}\n", entry("irrelevance_0")));
 }
 
@@ -161,11 +173,19 @@ fn import_bfcl_writes_canonical_cases() {
     let dir = tempfile::tempdir().unwrap();
     bfcl_fixture(dir.path());
     let out = dir.path().join("bfcl.jsonl");
-    let o = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out", out.to_str().unwrap(),
-        "--categories", "simple_python,irrelevance"]);
+    let o = fgbench(&[
+        "datasets",
+        "import",
+        "bfcl",
+        "--from",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--categories",
+        "simple_python,irrelevance",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let cases: Vec<serde_json::Value> =
-        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let cases: Vec<serde_json::Value> = std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(cases.len(), 3);
     assert_eq!(cases[0]["schema"], "fgbench.case/1");
     assert_eq!(cases[0]["kind"], "simple");
@@ -173,13 +193,31 @@ fn import_bfcl_writes_canonical_cases() {
     assert_eq!(cases[2]["kind"], "irrelevance");
     assert_eq!(cases[2]["answers"].as_array().unwrap().len(), 0);
 
-    let unsupported = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
-        out.to_str().unwrap(), "--categories", "simple_java"]);
+    let unsupported = fgbench(&[
+        "datasets",
+        "import",
+        "bfcl",
+        "--from",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--categories",
+        "simple_java",
+    ]);
     assert_eq!(unsupported.status.code(), Some(2));
     assert!(stderr(&unsupported).contains("unsupported BFCL category `simple_java`"));
 
-    let missing = fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
-        out.to_str().unwrap(), "--categories", "parallel"]);
+    let missing = fgbench(&[
+        "datasets",
+        "import",
+        "bfcl",
+        "--from",
+        dir.path().to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--categories",
+        "parallel",
+    ]);
     assert!(stderr(&missing).contains("missing BFCL file") && stderr(&missing).contains("BFCL_v4_parallel.json"));
 }
 
@@ -188,11 +226,25 @@ fn import_bfcl_errors_name_the_fault() {
     let dir = tempfile::tempdir().unwrap();
     bfcl_fixture(dir.path());
     let data = dir.path().join("bfcl_eval/data");
-    let run = || fgbench(&["datasets", "import", "bfcl", "--from", dir.path().to_str().unwrap(), "--out",
-        dir.path().join("o.jsonl").to_str().unwrap(), "--categories", "simple_python"]);
+    let run = || {
+        fgbench(&[
+            "datasets",
+            "import",
+            "bfcl",
+            "--from",
+            dir.path().to_str().unwrap(),
+            "--out",
+            dir.path().join("o.jsonl").to_str().unwrap(),
+            "--categories",
+            "simple_python",
+        ])
+    };
 
-    std::fs::write(data.join("possible_answer/BFCL_v4_simple_python.json"),
-        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n").unwrap();
+    std::fs::write(
+        data.join("possible_answer/BFCL_v4_simple_python.json"),
+        "{\"id\": \"simple_python_0\", \"ground_truth\": [{\"geo.area\": {\"w\": [3], \"h\": [4]}}]}\n",
+    )
+    .unwrap();
     let o = run();
     assert!(stderr(&o).contains("BFCL_v4_simple_python.json:2: case `simple_python_1` has no answer"), "{}", stderr(&o));
 
@@ -215,7 +267,8 @@ fn every_test_the_flake_skips_exists() {
     assert!(skips.len() >= 7, "{skips:?}");
     for skip in skips {
         let (module, name) = skip.split_once("::").unwrap_or((skip, ""));
-        let source = std::fs::read_to_string(repo_file(&format!("tests/it/{module}.rs"))).unwrap_or_else(|_| panic!("--skip={skip}: no tests/it/{module}.rs"));
+        let source = std::fs::read_to_string(repo_file(&format!("tests/it/{module}.rs")))
+            .unwrap_or_else(|_| panic!("--skip={skip}: no tests/it/{module}.rs"));
         assert!(name.is_empty() || source.contains(&format!("fn {name}")), "--skip={skip}: no test `{name}` in tests/it/{module}.rs");
     }
 }

@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::{fgbench, repo_file, stderr, stdout};
 
-const RIGHT_CONVERT: &str = "<start_function_call>call:convert_units{from_unit:<escape>gal<escape>,to_unit:<escape>l<escape>,value:5}<end_function_call>";
+const RIGHT_CONVERT: &str =
+    "<start_function_call>call:convert_units{from_unit:<escape>gal<escape>,to_unit:<escape>l<escape>,value:5}<end_function_call>";
 
 /// A scored run directory (results.jsonl via `fgbench score --out`) from (id, output) pairs.
 fn scored_run(dir: &Path, name: &str, outputs: &[(&str, &str)], timing: f64) -> PathBuf {
@@ -16,30 +17,48 @@ fn scored_run(dir: &Path, name: &str, outputs: &[(&str, &str)], timing: f64) -> 
         .enumerate()
         .map(|(i, (id, out))| {
             serde_json::json!({"id": id, "output": out, "prompt_tokens": 300, "completion_tokens": 30,
-                "ttft_ms": timing + i as f64, "total_ms": 10.0 * timing + 3.0 * i as f64}).to_string()
+                "ttft_ms": timing + i as f64, "total_ms": 10.0 * timing + 3.0 * i as f64})
+            .to_string()
         })
         .collect();
     std::fs::write(run.join("predictions.jsonl"), preds.join("\n")).unwrap();
-    let o = fgbench(&["score", "--dataset", &repo_file("datasets/demo.jsonl"), "--predictions", run.join("predictions.jsonl").to_str().unwrap(),
-        "--out", run.join("results.jsonl").to_str().unwrap()]);
+    let o = fgbench(&[
+        "score",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--predictions",
+        run.join("predictions.jsonl").to_str().unwrap(),
+        "--out",
+        run.join("results.jsonl").to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     run
 }
 
 pub fn two_runs(dir: &Path) -> (PathBuf, PathBuf) {
     let wrong = RIGHT_CONVERT.replace("value:5", "value:6");
-    let a = scored_run(dir, "a", &[
-        ("demo_multiple_0", &wrong),
-        ("demo_irrelevance_0", "No tool for that."),
-        ("demo_irrelevance_1", "<start_function_call>call:convert_units{}<end_function_call>"),
-        ("demo_simple_0", "I will set it."),
-    ], 100.0);
-    let b = scored_run(dir, "b", &[
-        ("demo_multiple_0", RIGHT_CONVERT),
-        ("demo_irrelevance_0", "<start_function_call>call:set_thermostat{}<end_function_call>"),
-        ("demo_irrelevance_1", "Sorry, I cannot."),
-        ("demo_simple_0", "<start_function_call>call:set_thermostat{room:<escape>living"),
-    ], 120.0);
+    let a = scored_run(
+        dir,
+        "a",
+        &[
+            ("demo_multiple_0", &wrong),
+            ("demo_irrelevance_0", "No tool for that."),
+            ("demo_irrelevance_1", "<start_function_call>call:convert_units{}<end_function_call>"),
+            ("demo_simple_0", "I will set it."),
+        ],
+        100.0,
+    );
+    let b = scored_run(
+        dir,
+        "b",
+        &[
+            ("demo_multiple_0", RIGHT_CONVERT),
+            ("demo_irrelevance_0", "<start_function_call>call:set_thermostat{}<end_function_call>"),
+            ("demo_irrelevance_1", "Sorry, I cannot."),
+            ("demo_simple_0", "<start_function_call>call:set_thermostat{room:<escape>living"),
+        ],
+        120.0,
+    );
     (a, b)
 }
 
@@ -115,8 +134,23 @@ fn compare_refuses_prompt_style_mismatch_unless_asked() {
     let dir = tempfile::tempdir().unwrap();
     let run = |style: &str| {
         let out = dir.path().join(style);
-        let o = fgbench(&["eval", "--model", fixture.to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"),
-            "--out", out.to_str().unwrap(), "--limit", "3", "--max-new-tokens", "4", "--prompt-style", style]);
+        let o = fgbench(&[
+            "eval",
+            "--model",
+            fixture.to_str().unwrap(),
+            "--engine",
+            "mistralrs",
+            "--dataset",
+            &repo_file("datasets/demo.jsonl"),
+            "--out",
+            out.to_str().unwrap(),
+            "--limit",
+            "3",
+            "--max-new-tokens",
+            "4",
+            "--prompt-style",
+            style,
+        ]);
         assert!(o.status.success(), "{}", stderr(&o));
         out
     };

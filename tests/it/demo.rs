@@ -19,8 +19,21 @@ fn demo_model_evaluates_end_to_end() {
 
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("demo");
-    let o = fgbench(&["eval", "--model", "demo", "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
-        "--limit", "2", "--categories", "multiple", "--max-new-tokens", "8"]);
+    let o = fgbench(&[
+        "eval",
+        "--model",
+        "demo",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--out",
+        out.to_str().unwrap(),
+        "--limit",
+        "2",
+        "--categories",
+        "multiple",
+        "--max-new-tokens",
+        "8",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let preds: Vec<serde_json::Value> =
         std::fs::read_to_string(out.join("predictions.jsonl")).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();

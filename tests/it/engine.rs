@@ -23,8 +23,19 @@ fn lines(path: &Path) -> Vec<serde_json::Value> {
 }
 
 fn eval(model: &str, out: &Path, extra: &[&str]) -> std::process::Output {
-    let mut args = vec!["eval", "--model", model, "--engine", "mistralrs", "--dataset", &*Box::leak(repo_file("datasets/demo.jsonl").into_boxed_str()),
-        "--out", out.to_str().unwrap(), "--max-new-tokens", "12"];
+    let mut args = vec![
+        "eval",
+        "--model",
+        model,
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &*Box::leak(repo_file("datasets/demo.jsonl").into_boxed_str()),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-new-tokens",
+        "12",
+    ];
     args.extend_from_slice(extra);
     fgbench(&args)
 }
@@ -93,8 +104,22 @@ fn killed_run_resumes_to_the_same_records() {
         assert_eq!(o["output"], p["output"], "case {}", p["id"]);
     }
     // Resuming with other settings is refused and says which.
-    let o = fgbench(&["eval", "--model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
-        "--max-new-tokens", "20", "--limit", "6", "--resume"]);
+    let o = fgbench(&[
+        "eval",
+        "--model",
+        model,
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--out",
+        out.to_str().unwrap(),
+        "--max-new-tokens",
+        "20",
+        "--limit",
+        "6",
+        "--resume",
+    ]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("different settings") && stderr(&o).contains("generation"), "{}", stderr(&o));
 }
@@ -103,7 +128,11 @@ fn killed_run_resumes_to_the_same_records() {
 fn concurrent_eval_completes_every_case_once() {
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("r");
-    let o = eval(fixture().to_str().unwrap(), &out, &["--limit", "8", "--concurrency", "4", "--categories", "simple,irrelevance", "--stop-after-calls"]);
+    let o = eval(
+        fixture().to_str().unwrap(),
+        &out,
+        &["--limit", "8", "--concurrency", "4", "--categories", "simple,irrelevance", "--stop-after-calls"],
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let preds = lines(&out.join("predictions.jsonl"));
     assert_eq!(preds.len(), 8);
@@ -180,8 +209,21 @@ fn hub_models_resolve_from_the_cache_offline() {
     let out = home.path().join("run");
     let run = |model: &str| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
-                "--limit", "1", "--max-new-tokens", "4"])
+            .args([
+                "eval",
+                "--model",
+                model,
+                "--engine",
+                "mistralrs",
+                "--dataset",
+                &repo_file("datasets/demo.jsonl"),
+                "--out",
+                out.to_str().unwrap(),
+                "--limit",
+                "1",
+                "--max-new-tokens",
+                "4",
+            ])
             .env("HF_HOME", home.path())
             .env("HF_HUB_OFFLINE", "1")
             .output()
@@ -202,8 +244,23 @@ fn hub_models_resolve_from_the_cache_offline() {
     let l = home.path().join("l");
     let llama = |out: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--model", "acme/tiny-fg", "--engine", "llamacpp", "--gguf-type", "f32", "--dataset", &repo_file("datasets/demo.jsonl"),
-                "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"])
+            .args([
+                "eval",
+                "--model",
+                "acme/tiny-fg",
+                "--engine",
+                "llamacpp",
+                "--gguf-type",
+                "f32",
+                "--dataset",
+                &repo_file("datasets/demo.jsonl"),
+                "--out",
+                out.to_str().unwrap(),
+                "--limit",
+                "2",
+                "--max-new-tokens",
+                "4",
+            ])
             .env("HF_HOME", home.path())
             .env("HF_HUB_OFFLINE", "1")
             .env("FGBENCH_CACHE", &cache)
@@ -223,11 +280,24 @@ fn hub_models_resolve_from_the_cache_offline() {
     let o = llama(&home.path().join("l2"));
     assert!(o.status.success() && !stderr(&o).contains("exporting"), "{}", stderr(&o));
     let own = home.path().join("own");
-    let o = fgbench(&["eval", "--model", fixture().join("model.gguf").to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
-        "--out", own.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"]);
+    let o = fgbench(&[
+        "eval",
+        "--model",
+        fixture().join("model.gguf").to_str().unwrap(),
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--out",
+        own.to_str().unwrap(),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(lines(&l.join("predictions.jsonl")).iter().map(|p| p["output"].clone()).collect::<Vec<_>>(),
-        lines(&own.join("predictions.jsonl")).iter().map(|p| p["output"].clone()).collect::<Vec<_>>());
+    assert_eq!(
+        lines(&l.join("predictions.jsonl")).iter().map(|p| p["output"].clone()).collect::<Vec<_>>(),
+        lines(&own.join("predictions.jsonl")).iter().map(|p| p["output"].clone()).collect::<Vec<_>>()
+    );
 }
 
 #[test]
@@ -236,17 +306,35 @@ fn sampling_settings_are_recorded_and_refused_without_a_temperature() {
     let out = dir.path().join("s");
     let gguf = fixture().join("model.gguf");
     let args = |out: &Path, extra: &[&str]| {
-        let mut v: Vec<String> = ["eval", "--model", gguf.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(),
-            "--limit", "3", "--max-new-tokens", "6"].iter().map(|s| s.to_string()).collect();
+        let mut v: Vec<String> = [
+            "eval",
+            "--model",
+            gguf.to_str().unwrap(),
+            "--dataset",
+            &repo_file("datasets/demo.jsonl"),
+            "--out",
+            out.to_str().unwrap(),
+            "--limit",
+            "3",
+            "--max-new-tokens",
+            "6",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
         v.extend(extra.iter().map(|s| s.to_string()));
         v
     };
-    let run = |out: &Path, extra: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args(out, extra)).output().unwrap();
+    let run =
+        |out: &Path, extra: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args(out, extra)).output().unwrap();
     let o = run(&out, &["--temperature", "1.0", "--top-k", "64", "--top-p", "0.95", "--min-p", "0.01", "--seed", "3", "--repeats", "3"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let g = &m["generation"];
-    assert_eq!((g["temperature"].as_f64(), g["top_k"].as_u64(), g["top_p"].as_f64(), g["min_p"].as_f64()), (Some(1.0), Some(64), Some(0.95), Some(0.01)));
+    assert_eq!(
+        (g["temperature"].as_f64(), g["top_k"].as_u64(), g["top_p"].as_f64(), g["min_p"].as_f64()),
+        (Some(1.0), Some(64), Some(0.95), Some(0.01))
+    );
     assert_eq!(m["repeats"], 3);
     // Three runs of every case, the later ones with other seeds: pass@1, pass@3, pass^3.
     let preds = lines(&out.join("predictions.jsonl"));
@@ -261,12 +349,31 @@ fn sampling_settings_are_recorded_and_refused_without_a_temperature() {
     let (p1, pn, pall) = (rep["pass_at_1"].as_f64().unwrap(), rep["pass_at_n"].as_f64().unwrap(), rep["pass_all_n"].as_f64().unwrap());
     assert!(pall <= p1 && p1 <= pn, "{rep}");
     // Resuming asks nothing again; the same seeds give the same samples.
-    let o = run(&out, &["--temperature", "1.0", "--top-k", "64", "--top-p", "0.95", "--min-p", "0.01", "--seed", "3", "--repeats", "3", "--resume"]);
+    let o = run(
+        &out,
+        &["--temperature", "1.0", "--top-k", "64", "--top-p", "0.95", "--min-p", "0.01", "--seed", "3", "--repeats", "3", "--resume"],
+    );
     assert!(stdout(&o).contains("run: 0 generated (9 resumed)"), "{}", stdout(&o));
     let again = dir.path().join("again");
-    assert!(run(&again, &["--temperature", "1.0", "--top-k", "64", "--top-p", "0.95", "--min-p", "0.01", "--seed", "3", "--repeats", "3"]).status.success());
-    assert_eq!(lines(&again.join("predictions.jsonl")).iter().map(|p| format!("{}/{}", p["id"], p["repeat"])).collect::<std::collections::BTreeSet<_>>().len(), 9);
-    let key = |d: &Path| { let mut v: Vec<String> = lines(&d.join("predictions.jsonl")).iter().map(|p| format!("{}/{}/{}", p["id"], p["repeat"], p["output"])).collect(); v.sort(); v };
+    assert!(
+        run(&again, &["--temperature", "1.0", "--top-k", "64", "--top-p", "0.95", "--min-p", "0.01", "--seed", "3", "--repeats", "3"])
+            .status
+            .success()
+    );
+    assert_eq!(
+        lines(&again.join("predictions.jsonl"))
+            .iter()
+            .map(|p| format!("{}/{}", p["id"], p["repeat"]))
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        9
+    );
+    let key = |d: &Path| {
+        let mut v: Vec<String> =
+            lines(&d.join("predictions.jsonl")).iter().map(|p| format!("{}/{}/{}", p["id"], p["repeat"], p["output"])).collect();
+        v.sort();
+        v
+    };
     assert_eq!(key(&out), key(&again), "seeded sampling is reproducible");
     // Truncation settings without a temperature mean nothing: refused, not ignored.
     let o = run(&dir.path().join("bad"), &["--top-k", "5"]);
@@ -278,8 +385,11 @@ fn sampling_settings_are_recorded_and_refused_without_a_temperature() {
 pub fn adapter(dir: &Path, q_rows: usize) {
     use candle_core::{Device, Tensor};
     std::fs::create_dir_all(dir).unwrap();
-    std::fs::write(dir.join("adapter_config.json"),
-        r#"{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj", "v_proj"], "base_model_name_or_path": "fixture"}"#).unwrap();
+    std::fs::write(
+        dir.join("adapter_config.json"),
+        r#"{"peft_type": "LORA", "r": 2, "lora_alpha": 4, "target_modules": ["q_proj", "v_proj"], "base_model_name_or_path": "fixture"}"#,
+    )
+    .unwrap();
     let dev = Device::Cpu;
     let t = |rows: usize, cols: usize, v: f32| Tensor::full(v, (rows, cols), &dev).unwrap();
     let mut m = std::collections::HashMap::new();
@@ -299,8 +409,23 @@ fn adapters_merge_into_the_base_and_are_recorded() {
     let out = tmp.path().join("run");
     let run = |adapter: &Path, out: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--adapter", adapter.to_str().unwrap(),
-                "--dataset", &repo_file("datasets/demo.jsonl"), "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "6"])
+            .args([
+                "eval",
+                "--model",
+                fixture().to_str().unwrap(),
+                "--engine",
+                "mistralrs",
+                "--adapter",
+                adapter.to_str().unwrap(),
+                "--dataset",
+                &repo_file("datasets/demo.jsonl"),
+                "--out",
+                out.to_str().unwrap(),
+                "--limit",
+                "2",
+                "--max-new-tokens",
+                "6",
+            ])
             .env("FGBENCH_CACHE", &cache)
             .output()
             .unwrap()
@@ -320,7 +445,10 @@ fn adapters_merge_into_the_base_and_are_recorded() {
     let diff = (new[k].clone() - base[k].clone()).unwrap().flatten_all().unwrap().to_vec1::<f32>().unwrap();
     assert!(diff.iter().all(|d| (d - 0.1).abs() < 1e-5), "{:?}", &diff[..4]);
     let untouched = "model.layers.1.self_attn.q_proj.weight";
-    assert_eq!(new[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap(), base[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap());
+    assert_eq!(
+        new[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+        base[untouched].flatten_all().unwrap().to_vec1::<f32>().unwrap()
+    );
 
     let wrong = tmp.path().join("wrong");
     adapter(&wrong, 128);
@@ -357,15 +485,32 @@ fn a_real_kill_leaves_a_run_that_resume_finishes() {
     let run = tempfile::tempdir().unwrap();
     let out = run.path().join("r");
     let args = |resume: bool| {
-        let mut v = vec!["eval".to_string(), "--model".into(), fixture().to_str().unwrap().into(), "--engine".into(), "mistralrs".into(), "--dataset".into(), repo_file("datasets/demo.jsonl"),
-            "--out".into(), out.to_str().unwrap().into(), "--limit".into(), "30".into(), "--max-new-tokens".into(), "400".into()];
+        let mut v = vec![
+            "eval".to_string(),
+            "--model".into(),
+            fixture().to_str().unwrap().into(),
+            "--engine".into(),
+            "mistralrs".into(),
+            "--dataset".into(),
+            repo_file("datasets/demo.jsonl"),
+            "--out".into(),
+            out.to_str().unwrap().into(),
+            "--limit".into(),
+            "30".into(),
+            "--max-new-tokens".into(),
+            "400".into(),
+        ];
         if resume {
             v.push("--resume".into());
         }
         v
     };
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args(false))
-        .stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+        .args(args(false))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
     let preds = out.join("predictions.jsonl");
     let start = std::time::Instant::now();
     // Kill (SIGKILL) as soon as a few cases are on disk, before the run can finish.
@@ -393,9 +538,29 @@ fn a_real_kill_leaves_a_run_that_resume_finishes() {
 fn bench_measures_every_level_and_writes_json_and_csv() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("bench");
-    let o = fgbench(&["bench", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
-        "--concurrency", "1,2", "--warmup", "1", "--repetitions", "2", "--max-new-tokens", "8", "--slo-e2e-ms", "60000",
-        "--out", out.to_str().unwrap()]);
+    let o = fgbench(&[
+        "bench",
+        "--model",
+        fixture().to_str().unwrap(),
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "3",
+        "--concurrency",
+        "1,2",
+        "--warmup",
+        "1",
+        "--repetitions",
+        "2",
+        "--max-new-tokens",
+        "8",
+        "--slo-e2e-ms",
+        "60000",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
     assert_eq!(v["schema"], "fgbench.bench/1");
@@ -412,7 +577,11 @@ fn bench_measures_every_level_and_writes_json_and_csv() {
         assert!(l["requests_per_s"].as_f64().unwrap() > 0.0);
         for k in ["ttft_ms_p50", "e2e_ms_p50", "e2e_ms_p90", "e2e_ms_p95", "e2e_ms_p99"] {
             let e = &l[k];
-            assert!(e["ci_low"].as_f64().unwrap() <= e["value"].as_f64().unwrap() && e["value"].as_f64().unwrap() <= e["ci_high"].as_f64().unwrap(), "{k}: {e}");
+            assert!(
+                e["ci_low"].as_f64().unwrap() <= e["value"].as_f64().unwrap()
+                    && e["value"].as_f64().unwrap() <= e["ci_high"].as_f64().unwrap(),
+                "{k}: {e}"
+            );
         }
         assert!(l["decode_tok_s"].as_f64().unwrap() > 0.0 && l["prefill_tok_s"].as_f64().unwrap() > 0.0);
         assert_eq!(l["goodput"], 1.0, "every request meets a 60 s SLO");
@@ -429,8 +598,25 @@ fn bench_measures_every_level_and_writes_json_and_csv() {
     assert!(csv.starts_with("concurrency,requests,waves,wall_s,requests_per_s"));
     assert!(stdout(&o).contains("peak RSS"), "{}", stdout(&o));
     // Fewer requests than slots: measured, and said.
-    let o = fgbench(&["bench", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "2",
-        "--concurrency", "4", "--warmup", "0", "--requests-per-level", "2", "--max-new-tokens", "4"]);
+    let o = fgbench(&[
+        "bench",
+        "--model",
+        fixture().to_str().unwrap(),
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "2",
+        "--concurrency",
+        "4",
+        "--warmup",
+        "0",
+        "--requests-per-level",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("note: concurrency 4: only 2 requests: concurrency 4 is never reached"), "{}", stdout(&o));
 }
@@ -441,8 +627,27 @@ fn interleaved_gate_measures_both_models_in_one_process() {
     let cfg = dir.path().join("gate.toml");
     std::fs::write(&cfg, "[accuracy]\nmin_cases = 4\n\n[[performance]]\nmetric = \"e2e_ms_p50\"\nmax_increase = 5.0\n").unwrap();
     let model = fixture().to_str().unwrap();
-    let o = fgbench(&["gate", "--interleaved", "--baseline-model", model, "--current-model", model, "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"),
-        "--limit", "4", "--repetitions", "2", "--max-new-tokens", "6", "--config", cfg.to_str().unwrap(), "--json"]);
+    let o = fgbench(&[
+        "gate",
+        "--interleaved",
+        "--baseline-model",
+        model,
+        "--current-model",
+        model,
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "4",
+        "--repetitions",
+        "2",
+        "--max-new-tokens",
+        "6",
+        "--config",
+        cfg.to_str().unwrap(),
+        "--json",
+    ]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     let checks = v["checks"].as_array().unwrap();
@@ -462,7 +667,16 @@ fn random_models_copy_a_config_shape_and_run() {
     assert!(o.status.success(), "{}", stderr(&o));
     let read = |p: &Path| -> serde_json::Value { serde_json::from_str(&std::fs::read_to_string(p.join("config.json")).unwrap()).unwrap() };
     let (a, b) = (read(fixture()), read(&out));
-    for k in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads", "head_dim", "vocab_size", "sliding_window"] {
+    for k in [
+        "hidden_size",
+        "intermediate_size",
+        "num_hidden_layers",
+        "num_attention_heads",
+        "num_key_value_heads",
+        "head_dim",
+        "vocab_size",
+        "sliding_window",
+    ] {
         assert_eq!(a[k], b[k], "{k}");
     }
     // Another seed, other weights; the model loads and generates.
@@ -471,7 +685,16 @@ fn random_models_copy_a_config_shape_and_run() {
     assert!(o.status.success(), "{}", stderr(&o));
 
     let half = dir.path().join("half");
-    let o = fgbench(&["models", "random", "--like", fixture().join("config.json").to_str().unwrap(), "--out", half.to_str().unwrap(), "--dtype", "bf16"]);
+    let o = fgbench(&[
+        "models",
+        "random",
+        "--like",
+        fixture().join("config.json").to_str().unwrap(),
+        "--out",
+        half.to_str().unwrap(),
+        "--dtype",
+        "bf16",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let t = candle_core::safetensors::load(half.join("model.safetensors"), &candle_core::Device::Cpu).unwrap();
     assert_eq!(t["model.embed_tokens.weight"].dtype(), candle_core::DType::BF16);
@@ -483,8 +706,26 @@ fn random_models_copy_a_config_shape_and_run() {
 
 #[test]
 fn parity_compares_engine_variants_case_by_case() {
-    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "4",
-        "--max-new-tokens", "8", "--variant", "base", "--variant", "concurrency:2", "--variant", "isq:q8_0", "--json"]);
+    let o = fgbench(&[
+        "parity",
+        "--model",
+        fixture().to_str().unwrap(),
+        "--engine",
+        "mistralrs",
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "8",
+        "--variant",
+        "base",
+        "--variant",
+        "concurrency:2",
+        "--variant",
+        "isq:q8_0",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["reference"], "base");
@@ -499,7 +740,8 @@ fn parity_compares_engine_variants_case_by_case() {
             assert_eq!(c["identical"].as_bool().unwrap(), c["first_divergence"].is_null(), "{c}");
         }
     }
-    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--variant", "base", "--variant", "speed:9"]);
+    let o =
+        fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--engine", "mistralrs", "--variant", "base", "--variant", "speed:9"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("--variant `speed:9`"), "{}", stderr(&o));
 }

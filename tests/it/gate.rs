@@ -101,7 +101,8 @@ fn gate_bad_inputs_exit_2() {
     assert!(stderr(&o).contains("results.jsonl:1: malformed result"), "{}", stderr(&o));
 
     let other = run(dir.path(), "other", 40, |_| true, |_| 1000.0);
-    std::fs::write(other.join("results.jsonl"), std::fs::read_to_string(other.join("results.jsonl")).unwrap().replace("case_", "other_")).unwrap();
+    std::fs::write(other.join("results.jsonl"), std::fs::read_to_string(other.join("results.jsonl")).unwrap().replace("case_", "other_"))
+        .unwrap();
     let o = gate(&base, &other, &cfg, &[]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("share no case ids"), "{}", stderr(&o));
@@ -125,7 +126,10 @@ fn update_baseline_only_on_pass() {
     let better = run(dir.path(), "better", 100, |_| true, |_| 1000.0);
     let o = gate(&base, &better, &cfg, &["--update-baseline"]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    assert_eq!(std::fs::read_to_string(base.join("results.jsonl")).unwrap(), std::fs::read_to_string(better.join("results.jsonl")).unwrap());
+    assert_eq!(
+        std::fs::read_to_string(base.join("results.jsonl")).unwrap(),
+        std::fs::read_to_string(better.join("results.jsonl")).unwrap()
+    );
 }
 
 #[test]
@@ -153,7 +157,13 @@ fn gate_refuses_runs_with_other_settings_or_styles() {
         with["engine"][k] = v;
     }
     std::fs::write(recorded.join("manifest.json"), with.to_string()).unwrap();
-    for (field, value) in [("kv_layout", serde_json::json!("unified")), ("ubatch_tokens", 4096.into()), ("max_sequences", 7.into()), ("threads", 1.into()), ("kernels", "AVX512F".into())] {
+    for (field, value) in [
+        ("kv_layout", serde_json::json!("unified")),
+        ("ubatch_tokens", 4096.into()),
+        ("max_sequences", 7.into()),
+        ("threads", 1.into()),
+        ("kernels", "AVX512F".into()),
+    ] {
         let mut m2 = with.clone();
         m2["engine"][field] = value;
         std::fs::write(current.join("manifest.json"), m2.to_string()).unwrap();
@@ -180,7 +190,19 @@ fn gate_writes_junit_bmf_and_the_github_summary_and_exits_3_on_a_runtime_failure
     let summary = dir.path().join("summary.md");
     std::fs::write(&summary, "earlier step\n").unwrap();
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-        .args(["gate", "--baseline", base.to_str().unwrap(), "--current", worse.to_str().unwrap(), "--config", &cfg, "--junit", junit.to_str().unwrap(), "--format", "bmf"])
+        .args([
+            "gate",
+            "--baseline",
+            base.to_str().unwrap(),
+            "--current",
+            worse.to_str().unwrap(),
+            "--config",
+            &cfg,
+            "--junit",
+            junit.to_str().unwrap(),
+            "--format",
+            "bmf",
+        ])
         .env("GITHUB_STEP_SUMMARY", &summary)
         .output()
         .unwrap();
@@ -193,7 +215,11 @@ fn gate_writes_junit_bmf_and_the_github_summary_and_exits_3_on_a_runtime_failure
     assert!((acc["value"].as_f64().unwrap() - 60.0).abs() < 1e-9, "{bmf}");
     assert!(acc["lower_value"].as_f64().unwrap() < 60.0 && acc["upper_value"].as_f64().unwrap() > 60.0, "{bmf}");
     let p95 = &bmf["latency"]["e2e_ms_p95"];
-    assert!(p95["lower_value"].as_f64().unwrap() <= p95["value"].as_f64().unwrap() && p95["value"].as_f64().unwrap() <= p95["upper_value"].as_f64().unwrap(), "{bmf}");
+    assert!(
+        p95["lower_value"].as_f64().unwrap() <= p95["value"].as_f64().unwrap()
+            && p95["value"].as_f64().unwrap() <= p95["upper_value"].as_f64().unwrap(),
+        "{bmf}"
+    );
     let md = std::fs::read_to_string(&summary).unwrap();
     assert!(md.starts_with("earlier step\n") && md.contains("### fgbench gate: **FAIL**"), "appended: {md}");
 
@@ -207,13 +233,17 @@ fn a_check_that_cannot_be_computed_is_inconclusive_and_can_fail_the_gate() {
     let dir = tempfile::tempdir().unwrap();
     // Runs without timings: the latency checks cannot be computed.
     let strip = |d: &Path| {
-        let text: String = std::fs::read_to_string(d.join("results.jsonl")).unwrap().lines().map(|l| {
-            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
-            for k in ["ttft_ms", "total_ms"] {
-                v.as_object_mut().unwrap().remove(k);
-            }
-            v.to_string() + "\n"
-        }).collect();
+        let text: String = std::fs::read_to_string(d.join("results.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+                for k in ["ttft_ms", "total_ms"] {
+                    v.as_object_mut().unwrap().remove(k);
+                }
+                v.to_string() + "\n"
+            })
+            .collect();
         std::fs::write(d.join("results.jsonl"), text).unwrap();
     };
     let base = run(dir.path(), "base", 100, |_| true, |_| 1000.0);

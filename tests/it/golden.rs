@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use fgbench::codec::render_prompt;
-use fgbench::dataset::{mobile_actions, Case};
+use fgbench::dataset::{Case, mobile_actions};
 
 #[test]
 fn prompts_match_golden_files() {

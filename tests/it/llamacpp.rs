@@ -89,8 +89,27 @@ fn batch_sizes_are_settable_recorded_and_the_steps_profiled() {
     let ds = repo_file("datasets/demo.jsonl");
     // Micro-batches of 32 tokens: every prompt (50+ tokens) runs as several graph evaluations,
     // and batches of 96 split the prompts of four sequences over several steps.
-    let args = ["eval", "--engine", "llamacpp", "--model", &gguf(), "--dataset", &ds, "--out", out.to_str().unwrap(), "--limit", "4",
-        "--max-new-tokens", "6", "--concurrency", "4", "--batch-tokens", "96", "--ubatch-tokens", "32"];
+    let args = [
+        "eval",
+        "--engine",
+        "llamacpp",
+        "--model",
+        &gguf(),
+        "--dataset",
+        &ds,
+        "--out",
+        out.to_str().unwrap(),
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "6",
+        "--concurrency",
+        "4",
+        "--batch-tokens",
+        "96",
+        "--ubatch-tokens",
+        "32",
+    ];
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).env("FGBENCH_STEP_PROFILE", "1").output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(lines(&out.join("predictions.jsonl")).len(), 4);
@@ -100,7 +119,12 @@ fn batch_sizes_are_settable_recorded_and_the_steps_profiled() {
     let err = stderr(&o);
     let prompt_steps = err.lines().find(|l| l.starts_with("step profile: with prompt tokens:")).unwrap_or_else(|| panic!("{err}"));
     // No step carries more than its batch.
-    let per_step: f64 = prompt_steps.split(", ").nth(1).and_then(|t| t.split(' ').next()).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{prompt_steps}"));
+    let per_step: f64 = prompt_steps
+        .split(", ")
+        .nth(1)
+        .and_then(|t| t.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{prompt_steps}"));
     assert!(per_step <= 96.0 && per_step > 4.0, "{prompt_steps}");
     assert!(err.contains("step profile: decode-only, "), "{err}");
     // Without the variable, no profile.
@@ -134,8 +158,22 @@ fn both_engines_tokenize_alike_and_agree_on_the_same_weights() {
     }
     assert_eq!(same, 8, "greedy f32 outputs of the two engines agree on every case\n{a:?}\n{b:?}");
     // The parity command runs the same comparison case by case.
-    let o = fgbench(&["parity", "--model", fixture().to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "3",
-        "--max-new-tokens", "4", "--variant", "engine:mistralrs", "--variant", "engine:llamacpp+concurrency:2+kv-layout:unified", "--json"]);
+    let o = fgbench(&[
+        "parity",
+        "--model",
+        fixture().to_str().unwrap(),
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "3",
+        "--max-new-tokens",
+        "4",
+        "--variant",
+        "engine:mistralrs",
+        "--variant",
+        "engine:llamacpp+concurrency:2+kv-layout:unified",
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["reference"], "engine:mistralrs");
@@ -231,8 +269,23 @@ fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
     crate::engine::adapter(&good, 64);
     let run = |adapter: &Path, out: &Path| {
         std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
-            .args(["eval", "--engine", "llamacpp", "--model", &gguf(), "--adapter", adapter.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
-                "--out", out.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "6"])
+            .args([
+                "eval",
+                "--engine",
+                "llamacpp",
+                "--model",
+                &gguf(),
+                "--adapter",
+                adapter.to_str().unwrap(),
+                "--dataset",
+                &repo_file("datasets/demo.jsonl"),
+                "--out",
+                out.to_str().unwrap(),
+                "--limit",
+                "2",
+                "--max-new-tokens",
+                "6",
+            ])
             .env("FGBENCH_CACHE", tmp.path().join("cache"))
             .output()
             .unwrap()
@@ -243,7 +296,8 @@ fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
     // Applied: the adapter changes what the model writes.
     let base = tmp.path().join("base");
     assert!(eval("llamacpp", &gguf(), &base, &["--limit", "2", "--max-new-tokens", "6"]).status.success());
-    let outputs = |d: &Path| lines(&d.join("predictions.jsonl")).iter().map(|p| p["output"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    let outputs =
+        |d: &Path| lines(&d.join("predictions.jsonl")).iter().map(|p| p["output"].as_str().unwrap().to_string()).collect::<Vec<_>>();
     assert_ne!(outputs(&out), outputs(&base), "the adapter changed no output");
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let a = &m["model"]["adapter"];
@@ -257,7 +311,10 @@ fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
     assert_eq!(c.metadata["adapter.lora.alpha"].to_f32().unwrap(), 4.0);
     let mut names: Vec<&String> = c.tensor_infos.keys().collect();
     names.sort();
-    assert_eq!(names, ["blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b", "blk.0.attn_v.weight.lora_a", "blk.0.attn_v.weight.lora_b"]);
+    assert_eq!(
+        names,
+        ["blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b", "blk.0.attn_v.weight.lora_a", "blk.0.attn_v.weight.lora_b"]
+    );
     assert_eq!(c.tensor_infos["blk.0.attn_q.weight.lora_b"].shape.dims(), [64, 2]);
     // An adapter for another shape is refused by llama.cpp, naming the file.
     let wrong = tmp.path().join("wrong");
@@ -274,11 +331,27 @@ fn a_merged_checkpoint_exported_to_gguf_runs_on_llama_cpp() {
     let adapter = tmp.path().join("adapter");
     crate::engine::adapter(&adapter, 64);
     let cache = tmp.path().join("cache");
-    let run = |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).env("FGBENCH_CACHE", &cache).output().unwrap();
+    let run =
+        |args: &[&str]| std::process::Command::new(env!("CARGO_BIN_EXE_fgbench")).args(args).env("FGBENCH_CACHE", &cache).output().unwrap();
     let ds = repo_file("datasets/demo.jsonl");
     let m = tmp.path().join("m");
-    let o = run(&["eval", "--engine", "mistralrs", "--model", fixture().to_str().unwrap(), "--adapter", adapter.to_str().unwrap(), "--dataset", &ds,
-        "--out", m.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"]);
+    let o = run(&[
+        "eval",
+        "--engine",
+        "mistralrs",
+        "--model",
+        fixture().to_str().unwrap(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--out",
+        m.to_str().unwrap(),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(m.join("manifest.json")).unwrap()).unwrap();
     let merged = manifest["model"]["path"].as_str().unwrap().to_string();
@@ -286,22 +359,75 @@ fn a_merged_checkpoint_exported_to_gguf_runs_on_llama_cpp() {
     let o = run(&["models", "export-gguf", &merged, "--out", gguf_out.to_str().unwrap(), "--type", "f32"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let l = tmp.path().join("l");
-    let o = run(&["eval", "--engine", "llamacpp", "--model", gguf_out.to_str().unwrap(), "--dataset", &ds, "--out", l.to_str().unwrap(), "--limit", "2", "--max-new-tokens", "4"]);
+    let o = run(&[
+        "eval",
+        "--engine",
+        "llamacpp",
+        "--model",
+        gguf_out.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--out",
+        l.to_str().unwrap(),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let lm: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(l.join("manifest.json")).unwrap()).unwrap();
-    let base_hash: serde_json::Value = serde_json::from_str(&std::fs::read_to_string({
-        let b = tmp.path().join("b");
-        assert!(run(&["eval", "--engine", "llamacpp", "--model", &gguf(), "--dataset", &ds, "--out", b.to_str().unwrap(), "--limit", "1", "--max-new-tokens", "1"]).status.success());
-        b.join("manifest.json")
-    }).unwrap()).unwrap();
+    let base_hash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string({
+            let b = tmp.path().join("b");
+            assert!(
+                run(&[
+                    "eval",
+                    "--engine",
+                    "llamacpp",
+                    "--model",
+                    &gguf(),
+                    "--dataset",
+                    &ds,
+                    "--out",
+                    b.to_str().unwrap(),
+                    "--limit",
+                    "1",
+                    "--max-new-tokens",
+                    "1"
+                ])
+                .status
+                .success()
+            );
+            b.join("manifest.json")
+        })
+        .unwrap(),
+    )
+    .unwrap();
     assert_ne!(lm["model"]["content_hash"], base_hash["model"]["content_hash"], "the merged GGUF is not the base");
     // The same greedy outputs three ways: mistral.rs on the merged checkpoint, llama.cpp on it
     // exported to GGUF, and llama.cpp on the base with the adapter applied at load.
     let a = tmp.path().join("a");
-    let o = run(&["eval", "--engine", "llamacpp", "--model", &gguf(), "--adapter", adapter.to_str().unwrap(), "--dataset", &ds, "--out", a.to_str().unwrap(),
-        "--limit", "2", "--max-new-tokens", "4"]);
+    let o = run(&[
+        "eval",
+        "--engine",
+        "llamacpp",
+        "--model",
+        &gguf(),
+        "--adapter",
+        adapter.to_str().unwrap(),
+        "--dataset",
+        &ds,
+        "--out",
+        a.to_str().unwrap(),
+        "--limit",
+        "2",
+        "--max-new-tokens",
+        "4",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
-    for ((p, q), r) in lines(&m.join("predictions.jsonl")).iter().zip(lines(&l.join("predictions.jsonl"))).zip(lines(&a.join("predictions.jsonl"))) {
+    for ((p, q), r) in
+        lines(&m.join("predictions.jsonl")).iter().zip(lines(&l.join("predictions.jsonl"))).zip(lines(&a.join("predictions.jsonl")))
+    {
         assert_eq!(p["prompt_tokens"], q["prompt_tokens"]);
         let text = |v: &serde_json::Value| v["output"].as_str().unwrap().trim_start().to_string();
         assert_eq!(text(p), text(&q), "{}: mistral.rs merged vs llama.cpp merged", p["id"]);

@@ -9,8 +9,16 @@ use crate::cli::{fgbench, repo_file, stderr, stdout};
 fn report(dir: &Path) -> std::path::PathBuf {
     let (a, b) = crate::compare::two_runs(dir);
     let out = dir.join("report");
-    let o = fgbench(&["report", a.to_str().unwrap(), b.to_str().unwrap(), "--compare", "--out", out.to_str().unwrap(),
-        "--dataset", &repo_file("datasets/demo.jsonl")]);
+    let o = fgbench(&[
+        "report",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--compare",
+        "--out",
+        out.to_str().unwrap(),
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("B is better overall"), "{}", stdout(&o));
     out
@@ -60,12 +68,7 @@ fn chromium() -> String {
         return "/usr/bin/chromium".into();
     }
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/apt-install.sh");
-    let ok = Command::new("bash")
-        .arg(script)
-        .arg("chromium")
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false);
+    let ok = Command::new("bash").arg(script).arg("chromium").status().map(|s| s.success()).unwrap_or(false);
     assert!(ok && Path::new("/usr/bin/chromium").exists(), "could not install Debian's chromium");
     "/usr/bin/chromium".into()
 }
@@ -76,17 +79,38 @@ fn report_renders_in_headless_chromium() {
     let out = report(dir.path());
     let browser = chromium();
     let profile = dir.path().join("profile");
-    let flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--hide-scrollbars"];
+    let flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+    ];
     let url = format!("file://{}", out.join("index.html").display());
-    let dom = Command::new(&browser).args(flags).arg(format!("--user-data-dir={}", profile.display())).args(["--virtual-time-budget=5000", "--dump-dom"]).arg(&url).output().unwrap();
+    let dom = Command::new(&browser)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(&url)
+        .output()
+        .unwrap();
     let dom = String::from_utf8_lossy(&dom.stdout);
     // The page's own script counts the chart images that decoded with a real size.
     assert!(dom.contains("data-charts-loaded=\"6/6\""), "charts did not all load: {}", dom.chars().take(300).collect::<String>());
     assert!(dom.contains("<span id=\"shown\">4</span>"), "the filter script ran");
     let shot = out.join("screenshot.png");
-    let o = Command::new(&browser).args(flags).arg(format!("--user-data-dir={}", profile.display()))
-        .args(["--window-size=1100,2400", "--virtual-time-budget=5000"]).arg(format!("--screenshot={}", shot.display())).arg(&url).output().unwrap();
+    let o = Command::new(&browser)
+        .args(flags)
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .args(["--window-size=1100,2400", "--virtual-time-budget=5000"])
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
     assert!(shot.is_file(), "no screenshot: {}", String::from_utf8_lossy(&o.stderr));
     let bytes = std::fs::read(&shot).unwrap();
     assert!(bytes.len() > 50_000, "screenshot looks empty ({} bytes)", bytes.len());

@@ -101,7 +101,11 @@ fn fifty_connections_of_twenty_requests_lose_and_mix_nothing() {
                 let mut client = s.client();
                 // All twenty pipelined on one connection, answered in any order.
                 for r in 0..20 {
-                    client.send(&json!({"id": format!("c{c}-r{r}"), "type": "generate", "model": "echo", "prompt": format!("prompt {c}/{r}")})).unwrap();
+                    client
+                        .send(
+                            &json!({"id": format!("c{c}-r{r}"), "type": "generate", "model": "echo", "prompt": format!("prompt {c}/{r}")}),
+                        )
+                        .unwrap();
                 }
                 let mut seen = std::collections::HashSet::new();
                 while seen.len() < 20 {
@@ -196,7 +200,8 @@ fn malformed_input_gets_typed_errors_and_the_connection_goes_on() {
         raw.write_all(b"\n").unwrap();
     }
     raw.shutdown(std::net::Shutdown::Write).unwrap();
-    let out: Vec<Value> = std::io::BufRead::lines(std::io::BufReader::new(raw)).map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
+    let out: Vec<Value> =
+        std::io::BufRead::lines(std::io::BufReader::new(raw)).map(|l| serde_json::from_str(&l.unwrap()).unwrap()).collect();
     let code = |id: Value| out.iter().find(|v| v["id"] == id).map(|v| v["code"].as_str().unwrap_or("").to_string()).unwrap_or_default();
     let by_code = |c: &str| out.iter().filter(|v| v["code"] == c).count();
     assert_eq!(by_code("malformed_json"), 1, "{out:?}");
@@ -315,10 +320,32 @@ fn live_answers_equal_batch_answers_and_models_compare_side_by_side() {
     let gguf = fixture().join("model.gguf");
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("batch");
-    let o = crate::cli::fgbench(&["eval", "--engine", "llamacpp", "--model", gguf.to_str().unwrap(), "--dataset", &repo_file("datasets/demo.jsonl"),
-        "--out", out.to_str().unwrap(), "--limit", "4", "--max-new-tokens", "12"]);
+    let o = crate::cli::fgbench(&[
+        "eval",
+        "--engine",
+        "llamacpp",
+        "--model",
+        gguf.to_str().unwrap(),
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--out",
+        out.to_str().unwrap(),
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "12",
+    ]);
     assert!(o.status.success(), "{}", crate::cli::stderr(&o));
-    let s = Server::start(&["--engine", "llamacpp", "--model", &format!("a={}", gguf.display()), "--max-new-tokens", "12", "--model-dir", fixture().to_str().unwrap()]);
+    let s = Server::start(&[
+        "--engine",
+        "llamacpp",
+        "--model",
+        &format!("a={}", gguf.display()),
+        "--max-new-tokens",
+        "12",
+        "--model-dir",
+        fixture().to_str().unwrap(),
+    ]);
     let results = lines(&out.join("results.jsonl"));
     for r in &results {
         let v = s.ask(json!({"id": r["id"], "type": "call", "model": "a", "case_id": r["id"]}));
@@ -343,7 +370,8 @@ fn live_answers_equal_batch_answers_and_models_compare_side_by_side() {
     let v = s.ask(json!({"id": "cc", "type": "compare", "models": ["a", "a"], "case_id": "demo_simple_0"}));
     assert_eq!(v["code"], "bad_request", "a model named twice: {v}");
     // A bare case (tools + messages) is rendered by the codec; no verdict without answers.
-    let case: Value = serde_json::from_str(std::fs::read_to_string(repo_file("datasets/demo.jsonl")).unwrap().lines().next().unwrap()).unwrap();
+    let case: Value =
+        serde_json::from_str(std::fs::read_to_string(repo_file("datasets/demo.jsonl")).unwrap().lines().next().unwrap()).unwrap();
     let v = s.ask(json!({"id": "bare", "type": "generate", "model": "a", "case": {"tools": case["tools"], "messages": case["messages"]}}));
     assert_eq!(v["text"], results[0]["output"]);
     assert!(v.get("verdict").is_none());
@@ -415,7 +443,20 @@ fn the_client_command_sends_one_request_lines_from_stdin_compare_and_bench() {
     let text = crate::cli::stdout(&o);
     assert!(text.contains("identical outputs: true") && text.contains("== a:") && text.contains("== b:"), "{text}");
     // bench: one row per concurrency level, every request answered.
-    let o = crate::cli::fgbench(&["client", "--socket", sock, "bench", "--model", "a", "--cases", "demo_simple_0,demo_simple_1", "--concurrency", "1,3", "--requests", "6"]);
+    let o = crate::cli::fgbench(&[
+        "client",
+        "--socket",
+        sock,
+        "bench",
+        "--model",
+        "a",
+        "--cases",
+        "demo_simple_0,demo_simple_1",
+        "--concurrency",
+        "1,3",
+        "--requests",
+        "6",
+    ]);
     assert!(o.status.success(), "{}", crate::cli::stderr(&o));
     let rows: Vec<Vec<String>> = crate::cli::stdout(&o).lines().skip(1).map(|l| l.split_whitespace().map(String::from).collect()).collect();
     assert_eq!(rows.len(), 2);

@@ -82,7 +82,8 @@ fn mistral_engines_unload_and_reload_under_a_name_and_shutdown_exits_cleanly() {
 #[test]
 fn max_new_tokens_is_bounded_by_the_context_and_zero_generates_nothing() {
     let gguf = fixture().join("model.gguf");
-    let s = Server::start(&["--engine", "llamacpp", "--model", &format!("a={}", gguf.display()), "--ctx-per-seq", "512", "--max-queue", "8"]);
+    let s =
+        Server::start(&["--engine", "llamacpp", "--model", &format!("a={}", gguf.display()), "--ctx-per-seq", "512", "--max-queue", "8"]);
     // Another client's request runs alongside the hostile ones and is not hurt.
     let fine = s.ask(json!({"id": "f", "type": "generate", "model": "a", "prompt": "<bos>hello", "settings": {"max_new_tokens": 8}}));
     assert_eq!(fine["type"], "result");
@@ -109,8 +110,21 @@ fn the_load_policy_is_enforced_over_the_socket() {
     let cache = tempfile::tempdir().unwrap();
     // An empty cache: `demo` is not there, so loading it would download it.
     let child = Command::new(env!("CARGO_BIN_EXE_fgbench"))
-        .args(["serve", "--socket", allowed.path().join("s.sock").to_str().unwrap(), "--model", "echo=mock:echo:20",
-            "--model-dir", allowed.path().to_str().unwrap(), "--max-models", "2", "--max-queue", "2", "--max-connections", "3"])
+        .args([
+            "serve",
+            "--socket",
+            allowed.path().join("s.sock").to_str().unwrap(),
+            "--model",
+            "echo=mock:echo:20",
+            "--model-dir",
+            allowed.path().to_str().unwrap(),
+            "--max-models",
+            "2",
+            "--max-queue",
+            "2",
+            "--max-connections",
+            "3",
+        ])
         .env("FGBENCH_CACHE", cache.path())
         .env("HF_HUB_OFFLINE", "0")
         .env("HF_HOME", cache.path().join("hf"))
@@ -180,7 +194,11 @@ fn a_client_that_stops_reading_is_dropped_and_slows_no_one() {
 fn the_client_command_ends_on_an_error_without_an_id() {
     let s = Server::start(&["--model", "echo=mock:echo", "--max-line", "100"]);
     let long = format!(r#"{{"id":5,"type":"generate","model":"echo","prompt":"{}"}}"#, "y".repeat(300));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fgbench")).args(["client", "--socket", s.socket.to_str().unwrap(), &long]).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fgbench"))
+        .args(["client", "--socket", s.socket.to_str().unwrap(), &long])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let t = Instant::now();
     let status = loop {
         if let Some(st) = child.try_wait().unwrap() {
@@ -219,8 +237,10 @@ fn random_line(rng: &mut rand_chacha::ChaCha8Rng, k: usize, models: &[&str]) -> 
     let num = numbers[rng.random_range(0..numbers.len())].clone();
     let mut case = demo_case();
     match rng.random_range(0..18) {
-        0 => json!({"id": id, "type": "generate", "model": model, "prompt": format!("<bos>{prompt}"), "settings": {"max_new_tokens": num}}).to_string(),
-        1 => json!({"id": id, "type": "generate", "model": model, "prompt": prompt, "stream": true, "settings": {"max_new_tokens": 3}}).to_string(),
+        0 => json!({"id": id, "type": "generate", "model": model, "prompt": format!("<bos>{prompt}"), "settings": {"max_new_tokens": num}})
+            .to_string(),
+        1 => json!({"id": id, "type": "generate", "model": model, "prompt": prompt, "stream": true, "settings": {"max_new_tokens": 3}})
+            .to_string(),
         2 => json!({"id": id, "type": "call", "model": model, "case_id": "demo_simple_0", "settings": {"max_new_tokens": 3}}).to_string(),
         3 => {
             // A whole case with broken answers, kinds or tools.
@@ -232,7 +252,8 @@ fn random_line(rng: &mut rand_chacha::ChaCha8Rng, k: usize, models: &[&str]) -> 
             }
             json!({"id": id, "type": "call", "model": model, "case": case, "settings": {"max_new_tokens": 3}}).to_string()
         }
-        4 => json!({"id": id, "type": "compare", "models": [models[0], model], "prompt": prompt, "settings": {"max_new_tokens": 2}}).to_string(),
+        4 => json!({"id": id, "type": "compare", "models": [models[0], model], "prompt": prompt, "settings": {"max_new_tokens": 2}})
+            .to_string(),
         5 => json!({"id": id, "type": "cancel", "target": format!("r{}", k.saturating_sub(rng.random_range(1..4)))}).to_string(),
         6 => json!({"id": id, "type": "stats"}).to_string(),
         7 => json!({"id": id, "type": "models"}).to_string(),
@@ -258,8 +279,20 @@ fn random_line(rng: &mut rand_chacha::ChaCha8Rng, k: usize, models: &[&str]) -> 
 #[test]
 fn protocol_fuzz_every_line_gets_exactly_one_final_answer() {
     let gguf = fixture().join("model.gguf");
-    let s = Server::start(&["--engine", "llamacpp", "--model", "echo=mock:echo", "--model", &format!("fix={}", gguf.display()),
-        "--ctx-per-seq", "1024", "--max-queue", "64", "--max-line", "65536"]);
+    let s = Server::start(&[
+        "--engine",
+        "llamacpp",
+        "--model",
+        "echo=mock:echo",
+        "--model",
+        &format!("fix={}", gguf.display()),
+        "--ctx-per-seq",
+        "1024",
+        "--max-queue",
+        "64",
+        "--max-line",
+        "65536",
+    ]);
     let lines_per_conn = 500;
     std::thread::scope(|scope| {
         for conn in 0..4u64 {
@@ -310,8 +343,21 @@ fn rss_kib(pid: u32) -> u64 {
 fn soak_64_clients_with_cancels_disconnects_slow_readers_and_a_reload_lose_nothing() {
     let dir = fixture().to_str().unwrap();
     let gguf = fixture().join("model.gguf");
-    let s = Server::start(&["--engine", "llamacpp", "--model", &format!("l={}", gguf.display()), "--model", "e=mock:echo:1",
-        "--model-dir", dir, "--max-queue", "256", "--max-new-tokens", "6", "--allow-shutdown"]);
+    let s = Server::start(&[
+        "--engine",
+        "llamacpp",
+        "--model",
+        &format!("l={}", gguf.display()),
+        "--model",
+        "e=mock:echo:1",
+        "--model-dir",
+        dir,
+        "--max-queue",
+        "256",
+        "--max-new-tokens",
+        "6",
+        "--allow-shutdown",
+    ]);
     let pid = s.child.id();
     // Warm both models, then take the memory baseline.
     for m in ["l", "e"] {

@@ -116,65 +116,97 @@ pub fn outputs_for(case: &Case) -> Vec<(&'static str, String)> {
         c[0].args.insert("unexpected_arg".into(), Value::Int(1));
         Some(c)
     });
-    push("type_swap", with_first_arg(&good, |v| Some(match v {
-        Value::Int(i) => Value::Str(i.to_string()),
-        Value::Float(f) => Value::Str(f.to_string()),
-        Value::Str(_) => Value::Int(7),
-        Value::Bool(b) => Value::Str(b.to_string()),
-        Value::List(_) | Value::Dict(_) => Value::Str("x".into()),
-        Value::Null => Value::Bool(false),
-    })));
-    push("int_for_float", with_first_arg(&good, |v| match v {
-        Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(Value::Int(*f as i64)),
-        _ => None,
-    }));
-    push("float_for_int", with_first_arg(&good, |v| match v {
-        Value::Int(i) => Some(Value::Float(*i as f64)),
-        _ => None,
-    }));
-    push("bool_for_int", with_first_arg(&good, |v| match v {
-        Value::Int(i) if *i == 0 || *i == 1 => Some(Value::Bool(*i == 1)),
-        _ => None,
-    }));
-    push("string_variant_equal", with_first_arg(&good, |v| match v {
-        Value::Str(s) if !s.is_empty() => Some(Value::Str(format!(" {}_.", s.to_uppercase().replace(' ', "-")))),
-        _ => None,
-    }));
-    push("string_variant_diff", with_first_arg(&good, |v| match v {
-        Value::Str(s) => Some(Value::Str(format!("{s} zz"))),
-        _ => None,
-    }));
-    push("list_reversed", with_first_arg(&good, |v| match v {
-        Value::List(xs) if xs.len() > 1 => Some(Value::List(xs.iter().rev().cloned().collect())),
-        _ => None,
-    }));
-    push("list_element_type", with_first_arg(&good, |v| match v {
-        Value::List(xs) if !xs.is_empty() => {
-            let mut ys = xs.clone();
-            ys[0] = match &ys[0] {
-                Value::Str(_) => Value::Int(3),
-                other => Value::Str(other.py_str()),
-            };
-            Some(Value::List(ys))
-        }
-        _ => None,
-    }));
-    push("dict_key_dropped", with_first_arg(&good, |v| match v {
-        Value::Dict(d) if !d.is_empty() => {
-            let mut e = d.clone();
-            e.shift_remove_index(0);
-            Some(Value::Dict(e))
-        }
-        _ => None,
-    }));
-    push("dict_key_added", with_first_arg(&good, |v| match v {
-        Value::Dict(d) => {
-            let mut e = d.clone();
-            e.insert("surprise".into(), Value::Str("x".into()));
-            Some(Value::Dict(e))
-        }
-        _ => None,
-    }));
+    push(
+        "type_swap",
+        with_first_arg(&good, |v| {
+            Some(match v {
+                Value::Int(i) => Value::Str(i.to_string()),
+                Value::Float(f) => Value::Str(f.to_string()),
+                Value::Str(_) => Value::Int(7),
+                Value::Bool(b) => Value::Str(b.to_string()),
+                Value::List(_) | Value::Dict(_) => Value::Str("x".into()),
+                Value::Null => Value::Bool(false),
+            })
+        }),
+    );
+    push(
+        "int_for_float",
+        with_first_arg(&good, |v| match v {
+            Value::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => Some(Value::Int(*f as i64)),
+            _ => None,
+        }),
+    );
+    push(
+        "float_for_int",
+        with_first_arg(&good, |v| match v {
+            Value::Int(i) => Some(Value::Float(*i as f64)),
+            _ => None,
+        }),
+    );
+    push(
+        "bool_for_int",
+        with_first_arg(&good, |v| match v {
+            Value::Int(i) if *i == 0 || *i == 1 => Some(Value::Bool(*i == 1)),
+            _ => None,
+        }),
+    );
+    push(
+        "string_variant_equal",
+        with_first_arg(&good, |v| match v {
+            Value::Str(s) if !s.is_empty() => Some(Value::Str(format!(" {}_.", s.to_uppercase().replace(' ', "-")))),
+            _ => None,
+        }),
+    );
+    push(
+        "string_variant_diff",
+        with_first_arg(&good, |v| match v {
+            Value::Str(s) => Some(Value::Str(format!("{s} zz"))),
+            _ => None,
+        }),
+    );
+    push(
+        "list_reversed",
+        with_first_arg(&good, |v| match v {
+            Value::List(xs) if xs.len() > 1 => Some(Value::List(xs.iter().rev().cloned().collect())),
+            _ => None,
+        }),
+    );
+    push(
+        "list_element_type",
+        with_first_arg(&good, |v| match v {
+            Value::List(xs) if !xs.is_empty() => {
+                let mut ys = xs.clone();
+                ys[0] = match &ys[0] {
+                    Value::Str(_) => Value::Int(3),
+                    other => Value::Str(other.py_str()),
+                };
+                Some(Value::List(ys))
+            }
+            _ => None,
+        }),
+    );
+    push(
+        "dict_key_dropped",
+        with_first_arg(&good, |v| match v {
+            Value::Dict(d) if !d.is_empty() => {
+                let mut e = d.clone();
+                e.shift_remove_index(0);
+                Some(Value::Dict(e))
+            }
+            _ => None,
+        }),
+    );
+    push(
+        "dict_key_added",
+        with_first_arg(&good, |v| match v {
+            Value::Dict(d) => {
+                let mut e = d.clone();
+                e.insert("surprise".into(), Value::Str("x".into()));
+                Some(Value::Dict(e))
+            }
+            _ => None,
+        }),
+    );
     push("calls_reversed", (good.len() > 1).then(|| good.iter().rev().cloned().collect()));
     push("call_dropped", (good.len() > 1).then(|| good[..good.len() - 1].to_vec()));
     push("call_duplicated", {

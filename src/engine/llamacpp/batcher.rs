@@ -20,7 +20,7 @@ use rayon::prelude::*;
 use super::prefix::{Lookup, PrefixCache};
 use super::sampling::sample;
 use super::text::take_utf8_prefix;
-use super::{Loaded, LlamaOptions, Sizing, backend, load_err, offload_device};
+use super::{LlamaOptions, Loaded, Sizing, backend, load_err, offload_device};
 use crate::engine::step_profile::{StepKind, StepProfile};
 use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Tracker, available_cores};
 
@@ -31,7 +31,6 @@ pub(super) struct Job {
     pub start: Instant,
     pub events: Sender<StreamEvent>,
 }
-
 
 /// One running sequence in a slot.
 struct Sequence {
@@ -83,9 +82,12 @@ pub(super) fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, r
     let loaded = (|| {
         let backend = backend()?;
         let params = LlamaModelParams::default().with_n_gpu_layers(opts.gpu_layers);
-        let mut model = LlamaModel::load_from_file(backend, path, &params).map_err(|e| load_err(path, format!("llama.cpp could not load it: {e}")))?;
+        let mut model =
+            LlamaModel::load_from_file(backend, path, &params).map_err(|e| load_err(path, format!("llama.cpp could not load it: {e}")))?;
         let adapter = match &opts.lora {
-            Some(l) => Some(model.lora_adapter_init(l).map_err(|e| load_err(l, format!("not a llama.cpp LoRA adapter for this model: {e}")))?),
+            Some(l) => {
+                Some(model.lora_adapter_init(l).map_err(|e| load_err(l, format!("not a llama.cpp LoRA adapter for this model: {e}")))?)
+            }
             None => None,
         };
         Ok::<_, EngineError>((model, adapter))
@@ -119,7 +121,8 @@ pub(super) fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, r
         .with_n_threads_batch(threads);
     let backend_ref = backend().expect("initialised above");
     let created = if opts.backend_sampling {
-        let samplers = (0..slots).map(|i| (i as i32, llama_cpp_2::sampling::LlamaSampler::chain_simple([llama_cpp_2::sampling::LlamaSampler::greedy()])));
+        let samplers = (0..slots)
+            .map(|i| (i as i32, llama_cpp_2::sampling::LlamaSampler::chain_simple([llama_cpp_2::sampling::LlamaSampler::greedy()])));
         model.new_context_with_samplers(backend_ref, params, samplers)
     } else {
         model.new_context(backend_ref, params)
@@ -392,12 +395,10 @@ impl Batcher<'_> {
             .enumerate()
             .filter_map(|(i, s)| s.as_mut().and_then(|s| s.logits_at.map(|at| (i, ctx.get_logits_ith(at), s))))
             .collect();
-        let pick = |(i, logits, s): &mut (usize, &[f32], &mut Sequence)| (*i, Some(LlamaToken(sample(logits, &s.job.settings, &mut s.rng) as i32)));
-        if self.parallel_sampling {
-            work.par_iter_mut().map(pick).collect()
-        } else {
-            work.iter_mut().map(pick).collect()
-        }
+        let pick = |(i, logits, s): &mut (usize, &[f32], &mut Sequence)| {
+            (*i, Some(LlamaToken(sample(logits, &s.job.settings, &mut s.rng) as i32)))
+        };
+        if self.parallel_sampling { work.par_iter_mut().map(pick).collect() } else { work.iter_mut().map(pick).collect() }
     }
 
     /// Ends the sequence in `seq_id` (its completion or error to the requester) and frees
@@ -441,4 +442,3 @@ impl Batcher<'_> {
         None
     }
 }
-

@@ -313,7 +313,6 @@ impl Drop for LlamaEngine {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,5 +329,4 @@ mod tests {
         let tiny = LlamaOptions { batch_tokens: Some(8), ..opts };
         assert_eq!(Sizing::resolve(&tiny, false, 2).batch_tokens, 32);
     }
-
 }

@@ -66,7 +66,6 @@ fn argmax(values: &[f32]) -> usize {
     values.iter().position(|&v| v == max).unwrap_or(0)
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

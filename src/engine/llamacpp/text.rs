@@ -36,7 +36,6 @@ pub(super) fn take_utf8_prefix(bytes: &mut Vec<u8>) -> String {
     String::from_utf8_lossy(&head).into_owned()
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +49,4 @@ mod tests {
         assert_eq!(take_utf8_prefix(&mut b), "€");
         assert!(b.is_empty());
     }
-
 }
