@@ -115,18 +115,6 @@ pub trait CaseInfo {
     fn kind(&self) -> CheckKind;
 }
 
-impl CaseInfo for Case {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn category(&self) -> &str {
-        &self.category
-    }
-    fn kind(&self) -> CheckKind {
-        self.kind
-    }
-}
-
 /// The part of a case a summary needs.
 #[derive(Clone, Debug)]
 pub struct CaseMeta {
@@ -141,17 +129,23 @@ impl From<&Case> for CaseMeta {
     }
 }
 
-impl CaseInfo for CaseMeta {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn category(&self) -> &str {
-        &self.category
-    }
-    fn kind(&self) -> CheckKind {
-        self.kind
-    }
+/// Both hold the three fields under the same names.
+macro_rules! case_info_from_fields {
+    ($($t:ty),*) => {$(
+        impl CaseInfo for $t {
+            fn id(&self) -> &str {
+                &self.id
+            }
+            fn category(&self) -> &str {
+                &self.category
+            }
+            fn kind(&self) -> CheckKind {
+                self.kind
+            }
+        }
+    )*};
 }
+case_info_from_fields!(Case, CaseMeta);
 
 /// Summarises results against the cases they were scored on (`cases` gives the kinds and
 /// tells which cases have no result).

@@ -1,8 +1,10 @@
 //! Google's Mobile Actions format (the `google/mobile-actions` dataset, and the app sets under
 //! `datasets/app/`): one JSON object per line,
 //!
-//!     {"metadata": "train"|"eval", "tools": [{"function": {name, description, parameters}}],
-//!      "messages": [developer, user, assistant with tool_calls (or content when no call)]}
+//! ```text
+//! {"metadata": "train"|"eval", "tools": [{"function": {name, description, parameters}}],
+//!  "messages": [developer, user, assistant with tool_calls (or content when no call)]}
+//! ```
 //!
 //! Rows are read line by line as raw JSON (a dataframe library would merge the rows'
 //! schemas and rewrite them). The developer message (current date and time, day of week,
@@ -319,7 +321,8 @@ mod tests {
             "<bos><start_of_turn>developer\nCurrent date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-03-14T09:41:00\nDay of week is Saturday\nYou are a model that can do function calling with the following functions<start_function_declaration>declaration:set_alarm{"
         ), "{prompt}");
         assert!(prompt.contains("type:<escape>OBJECT<escape>"), "{prompt}");
-        assert!(prompt.contains("celsius:{type:<escape>NUMBER<escape>}"), "{prompt}");
+        // The codec writes a missing description as an empty one, as for every other source.
+        assert!(prompt.contains("celsius:{description:<escape><escape>,type:<escape>NUMBER<escape>}"), "{prompt}");
         assert!(prompt.ends_with("<start_of_turn>user\nWake me at 7 and heat to 21.5<end_of_turn>\n<start_of_turn>model\n"), "{prompt}");
     }
 

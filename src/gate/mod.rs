@@ -308,20 +308,23 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
     let change =
         |c: &Check| if c.metric.starts_with("accuracy") { format!("{:+.1} pts", 100.0 * c.change) } else { format!("x{:.3}", c.change) };
     let fmt = |c: &Check, v: f64| if c.metric.starts_with("accuracy") { format!("{:.1}%", 100.0 * v) } else { format!("{v:.1}") };
+    let cells = |c: &Check| {
+        [
+            c.metric.clone(),
+            fmt(c, c.baseline),
+            fmt(c, c.current),
+            change(c),
+            ci(c),
+            c.threshold.clone(),
+            c.decision.word().to_string(),
+            c.detail.clone(),
+        ]
+    };
     if markdown {
         o.push_str(&format!("### fgbench gate: **{}**\n\n| metric | baseline | current | change | 95% CI | threshold | result | detail |\n|---|---:|---:|---:|---:|---|---|---|\n", r.decision.word()));
         for c in &r.checks {
-            o.push_str(&format!(
-                "| {} | {} | {} | {} | {} | {} | {} | {} |\n",
-                c.metric,
-                fmt(c, c.baseline),
-                fmt(c, c.current),
-                change(c),
-                ci(c),
-                c.threshold,
-                c.decision.word(),
-                c.detail
-            ));
+            let [metric, baseline, current, change, ci, threshold, result, detail] = cells(c);
+            o.push_str(&format!("| {metric} | {baseline} | {current} | {change} | {ci} | {threshold} | {result} | {detail} |\n"));
         }
     } else {
         o.push_str(&format!(
@@ -329,16 +332,9 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
             "metric", "baseline", "current", "change", "95% CI", "threshold", "result", "detail"
         ));
         for c in &r.checks {
+            let [metric, baseline, current, change, ci, threshold, result, detail] = cells(c);
             o.push_str(&format!(
-                "{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n",
-                c.metric,
-                fmt(c, c.baseline),
-                fmt(c, c.current),
-                change(c),
-                ci(c),
-                c.threshold,
-                c.decision.word(),
-                c.detail
+                "{metric:<26} {baseline:>10} {current:>10} {change:>10} {ci:>18}  {threshold:<30} {result:<12} {detail}\n"
             ));
         }
         o.push_str(&format!("\ngate: {}\n", r.decision.word()));

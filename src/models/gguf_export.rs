@@ -22,8 +22,9 @@ use super::fixture::Shape;
 use super::gguf_import::{GLOBAL_TENSORS, LAYER_TENSORS};
 use super::tokenizer_build::{Piece, PieceType};
 
+/// A source file that cannot be exported.
 fn bad(path: &Path, message: impl ToString) -> ModelError {
-    ModelError::Write { path: path.to_path_buf(), message: message.to_string() }
+    ModelError::Unusable { path: path.to_path_buf(), message: message.to_string() }
 }
 
 /// llama.cpp's gemma3 name of a Hugging Face tensor.
@@ -290,5 +291,5 @@ fn write_atomically(out: &Path, md: &[(String, Value)], qtensors: &[(String, QTe
     let md_refs: Vec<(&str, &Value)> = md.iter().map(|(k, v)| (k.as_str(), v)).collect();
     let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     crate::fsutil::write_atomic_with(out, |w| candle_core::quantized::gguf_file::write(w, &md_refs, &t_refs).map_err(std::io::Error::other))
-        .map_err(|e| bad(out, e))
+        .map_err(|e| ModelError::Write { path: out.to_path_buf(), message: e.to_string() })
 }

@@ -26,6 +26,9 @@ pub enum ModelError {
     Gguf { path: PathBuf, message: String },
     #[error("cannot write model {path}: {message}")]
     Write { path: PathBuf, message: String },
+    /// A model or adapter file that is there but cannot be used (bad input, not a failure).
+    #[error("model {path}: {message}")]
+    Unusable { path: PathBuf, message: String },
     #[error("hub model `{repo}`: {message}")]
     Hub { repo: String, message: String },
     #[error(

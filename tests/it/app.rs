@@ -260,3 +260,38 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     // Same model, same greedy outputs, same rules after rescoring: nothing moves.
     assert_eq!((c["overall"]["fixed"].as_u64(), c["overall"]["broken"].as_u64()), (Some(0), Some(0)));
 }
+
+#[test]
+fn the_shipped_adapter_turns_the_demo_model_into_a_caller() {
+    // The real path: the demo model (base Gemma 3 270M, Q4_K_M GGUF) with adapters/app-lora
+    // converted to a GGUF LoRA and applied by llama.cpp, on held-out rows.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ba");
+    let o = fgbench(&[
+        "before-after",
+        "--model",
+        "demo",
+        "--adapter",
+        &repo_file("adapters/app-lora"),
+        "--dataset",
+        &app("test.jsonl"),
+        "--limit",
+        "4",
+        "--max-new-tokens",
+        "96",
+        "--concurrency",
+        "4",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let results = |side: &str| lines(&out.join(side).join("results.jsonl"));
+    let (before, after) = (results("before"), results("after"));
+    assert_eq!((before.len(), after.len()), (4, 4));
+    let calls = |rs: &[serde_json::Value]| rs.iter().filter(|r| r["shape"] == "calls").count();
+    let right = |rs: &[serde_json::Value]| rs.iter().filter(|r| r["valid"] == true).count();
+    // The base never calls; with the adapter every one of these rows gets calls, most right.
+    assert_eq!(calls(&before), 0, "{before:?}");
+    assert_eq!(calls(&after), 4, "{after:?}");
+    assert!(right(&after) >= 2 && right(&after) > right(&before), "{after:?}");
+}

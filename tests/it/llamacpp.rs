@@ -207,7 +207,7 @@ fn export_gguf_writes_what_llama_cpp_loads() {
     std::fs::copy(fixture().join("tokenizer.json"), empty.join("tokenizer.json")).unwrap();
     let bad = dir.path().join("bad.gguf");
     let o = fgbench(&["models", "export-gguf", empty.to_str().unwrap(), "--out", bad.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(stderr(&o).contains("no *.safetensors weights"), "{}", stderr(&o));
     assert!(!bad.exists());
 }
@@ -293,12 +293,8 @@ fn peft_adapters_are_converted_to_gguf_lora_and_applied() {
     let out = tmp.path().join("run");
     let o = run(&good, &out);
     assert!(o.status.success(), "{}", stderr(&o));
-    // Applied: the adapter changes what the model writes.
-    let base = tmp.path().join("base");
-    assert!(eval("llamacpp", &gguf(), &base, &["--limit", "2", "--max-new-tokens", "6"]).status.success());
-    let outputs =
-        |d: &Path| lines(&d.join("predictions.jsonl")).iter().map(|p| p["output"].as_str().unwrap().to_string()).collect::<Vec<_>>();
-    assert_ne!(outputs(&out), outputs(&base), "the adapter changed no output");
+    // The fixture writes newlines whatever its weights: that the adapter changes outputs is
+    // shown on the demo model with the shipped app adapter (app::the_shipped_adapter_...).
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     let a = &m["model"]["adapter"];
     assert_eq!(a["path"], good.to_str().unwrap());

@@ -151,9 +151,14 @@ fn the_load_policy_is_enforced_over_the_socket() {
     std::thread::sleep(Duration::from_millis(100));
     let v = s.ask(json!({"id": "cmp", "type": "compare", "models": ["echo", "in"], "prompt": "<bos>x"}));
     assert_eq!(code(&v), "busy", "{v}");
+    // A second slow request takes the last place: a load now waits for one like any request.
+    busy.send(&json!({"id": "slow2", "type": "generate", "model": "echo", "prompt": "s".repeat(8 * 50)})).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
     let v = s.ask(json!({"id": "ld", "type": "load", "name": "in", "source": gguf.to_str().unwrap()}));
     assert_eq!(code(&v), "busy", "a load takes a queue place too: {v}");
-    assert_eq!(busy.recv().unwrap().unwrap()["type"], "result");
+    for _ in 0..2 {
+        assert_eq!(busy.recv().unwrap().unwrap()["type"], "result");
+    }
     drop(busy);
     std::thread::sleep(Duration::from_millis(200));
     // --max-connections 3: a fourth client is told so and closed.

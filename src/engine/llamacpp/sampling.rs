@@ -81,17 +81,19 @@ mod tests {
 
     #[test]
     fn top_k_top_p_and_min_p_keep_only_the_likely_tokens() {
-        let logits = [5.0, 4.9, 0.0, -1.0, 4.8, -3.0];
+        // Probabilities at temperature 1: 0.334, 0.302, 0.045, 0.027, 0.274, 0.017.
+        let logits = [3.0, 2.9, 1.0, 0.5, 2.8, 0.0];
         let draws = |s: &GenerationSettings| {
             let mut r = rand_chacha::ChaCha8Rng::seed_from_u64(1);
-            let mut seen: Vec<usize> = (0..400).map(|_| sample(&logits, s, &mut r)).collect();
+            let mut seen: Vec<usize> = (0..2000).map(|_| sample(&logits, s, &mut r)).collect();
             seen.sort();
             seen.dedup();
             seen
         };
         assert_eq!(draws(&temp(1.0)), vec![0, 1, 2, 3, 4, 5]);
         assert_eq!(draws(&GenerationSettings { top_k: Some(2), ..temp(1.0) }), vec![0, 1]);
-        // The three near-equal logits hold ~98% of the mass: top-p 0.9 keeps exactly them.
+        // The three likely tokens hold 91% of the mass: top-p 0.9 keeps exactly them, and
+        // min-p 0.5 (at least half the top probability) too.
         assert_eq!(draws(&GenerationSettings { top_p: Some(0.9), ..temp(1.0) }), vec![0, 1, 4]);
         assert_eq!(draws(&GenerationSettings { top_p: Some(0.0), ..temp(1.0) }), vec![0]);
         assert_eq!(draws(&GenerationSettings { min_p: Some(0.5), ..temp(1.0) }), vec![0, 1, 4]);
