@@ -80,7 +80,7 @@ pub struct RepeatStats {
 
 /// Per case (in `cases` order), the verdicts and outputs of its runs, when any case has more
 /// than one.
-pub fn runs_per_case<'a>(results: &'a [ResultRecord]) -> BTreeMap<&'a str, Vec<&'a ResultRecord>> {
+pub fn runs_per_case(results: &[ResultRecord]) -> BTreeMap<&str, Vec<&ResultRecord>> {
     let mut m: BTreeMap<&str, Vec<&ResultRecord>> = BTreeMap::new();
     for r in results {
         m.entry(r.id.as_str()).or_default().push(r);

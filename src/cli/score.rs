@@ -75,16 +75,16 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
     Ok(0)
 }
 
+/// What `score_files` gives: the scored cases, their results in the predictions' order, and
+/// the problems found in the predictions.
+pub type Scored = (Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>);
+
 /// Scores a predictions file against a dataset file on all cores, keeping of the dataset only
 /// a batch of cases at a time (and each case's id, category and kind): the predictions are
 /// parsed in parallel, then the dataset is streamed in batches, each batch's cases parsed
 /// and scored in parallel. Results come in the predictions' order; bad prediction lines
 /// (malformed, duplicate, unknown id) are returned as problems with their line numbers.
-pub fn score_files(
-    dataset: &Path,
-    predictions: &Path,
-    opts: &ScoreOptions,
-) -> Result<(Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>), Error> {
+pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> Result<Scored, Error> {
     let io = |source| RecordError::Io { path: predictions.to_path_buf(), source };
     let text = std::fs::read_to_string(predictions).map_err(io)?;
     let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();

@@ -95,10 +95,10 @@ pub fn parse(output: &str) -> Result<Parsed, ParseError> {
         let rest = &output[pos..];
         let next_start = rest.find(START_CALL).map(|i| pos + i);
         let next_end = rest.find(END_CALL).map(|i| pos + i);
-        if let Some(end) = next_end {
-            if next_start.is_none_or(|s| end < s) {
-                return err(ParseErrorKind::StrayEndCall, end);
-            }
+        if let Some(end) = next_end
+            && next_start.is_none_or(|s| end < s)
+        {
+            return err(ParseErrorKind::StrayEndCall, end);
         }
         let Some(start) = next_start else {
             push_text(&mut parsed, &output[pos..]);
@@ -356,10 +356,8 @@ fn parse_number(w: &str) -> Option<Value> {
     if i != b.len() {
         return None;
     }
-    if !is_float {
-        if let Ok(v) = w.parse::<i64>() {
-            return Some(Value::Int(v));
-        }
+    if !is_float && let Ok(v) = w.parse::<i64>() {
+        return Some(Value::Int(v));
     }
     w.parse::<f64>().ok().map(Value::Float)
 }

@@ -67,7 +67,7 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
         for tool in tools {
             let _ = write!(out, "{START_DECL}{}{END_DECL}", format_declaration(tool, hint));
         }
-        let _ = write!(out, "{END_TURN}\n");
+        let _ = writeln!(out, "{END_TURN}");
     }
     for m in rest {
         match m.role {
@@ -75,7 +75,7 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
                 let _ = write!(out, "{START_TURN}user\n{}{END_TURN}\n", py_strip(&m.content));
             }
             Role::Assistant => {
-                let _ = write!(out, "{START_TURN}model\n");
+                let _ = writeln!(out, "{START_TURN}model");
                 if !m.content.is_empty() {
                     out.push_str(py_strip(&m.content));
                 }
@@ -83,7 +83,7 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
                     let _ =
                         write!(out, "{START_CALL}{CALL_PREFIX}{}{}{END_CALL}", call.function.name, format_args(&call.function.arguments));
                 }
-                let _ = write!(out, "{END_TURN}\n");
+                let _ = writeln!(out, "{END_TURN}");
             }
             Role::Tool => {
                 let name = m.name.as_deref().unwrap_or("unknown_tool");
@@ -97,6 +97,6 @@ pub fn render_prompt_bfcl(messages: &[Message], tools: &[serde_json::Value], hin
             Role::System | Role::Developer => {}
         }
     }
-    let _ = write!(out, "{START_TURN}model\n");
+    let _ = writeln!(out, "{START_TURN}model");
     out
 }

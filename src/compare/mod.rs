@@ -116,8 +116,9 @@ impl Delta {
 
 fn timing_deltas(pairs: &[(&ResultRecord, &ResultRecord)]) -> Vec<Delta> {
     type Get = fn(&ResultRecord) -> Option<f64>;
+    type Statistic = fn(&[f64]) -> Option<f64>;
     let decode: Get = |r| r.timings.decode_tok_s();
-    let metrics: [(&str, Get, fn(&[f64]) -> Option<f64>); 4] = [
+    let metrics: [(&str, Get, Statistic); 4] = [
         ("ttft_ms mean", |r| r.timings.ttft_ms, mean),
         ("e2e_ms p50", |r| r.timings.total_ms, |v| percentile(v, 0.5)),
         ("e2e_ms p95", |r| r.timings.total_ms, |v| percentile(v, 0.95)),
@@ -158,7 +159,9 @@ pub struct ManifestRow {
 
 fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
     let (Some(ma), Some(mb)) = (&a.manifest, &b.manifest) else { return Vec::new() };
-    let fields: Vec<(&str, fn(&crate::run::Manifest) -> String, bool)> = vec![
+    /// A row's label, how to read it from a manifest, and whether a difference makes the comparison unfair.
+    type Field = (&'static str, fn(&crate::run::Manifest) -> String, bool);
+    let fields: Vec<Field> = vec![
         ("model", |m| m.model.source.clone(), false),
         ("model hash", |m| m.model.content_hash.chars().take(12).collect(), false),
         ("adapter", |m| m.model.adapter.as_ref().map(|x| x.path.display().to_string()).unwrap_or_else(|| "-".into()), false),

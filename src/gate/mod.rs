@@ -101,8 +101,10 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
 }
 
 type Extract = fn(&ResultRecord) -> Option<f64>;
+/// A statistic over a run's values (mean, a percentile).
+type Statistic = fn(&[f64]) -> Option<f64>;
 
-fn metric_fn(name: &str) -> Option<(Extract, fn(&[f64]) -> Option<f64>)> {
+fn metric_fn(name: &str) -> Option<(Extract, Statistic)> {
     let decode: Extract = |r| r.timings.decode_tok_s();
     Some(match name {
         "e2e_ms_p50" => (|r| r.timings.total_ms, |v| percentile(v, 0.5)),
@@ -143,10 +145,10 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
     let resample = |v: &[f64], rng: &mut SplitMix64| -> Vec<f64> { (0..v.len()).map(|_| v[rng.below(v.len())]).collect() };
     for _ in 0..resamples {
         let (rb, rc) = (resample(&b, &mut rng), resample(&c, &mut rng));
-        if let (Some(x), Some(y)) = (stat(&rb), stat(&rc)) {
-            if x != 0.0 {
-                ratios.push(y / x);
-            }
+        if let (Some(x), Some(y)) = (stat(&rb), stat(&rc))
+            && x != 0.0
+        {
+            ratios.push(y / x);
         }
     }
     let (Some(lo), Some(hi)) = (percentile(&ratios, 0.025), percentile(&ratios, 0.975)) else {

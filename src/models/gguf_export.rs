@@ -57,9 +57,9 @@ pub fn pieces_from_gguf(gguf: &Path) -> Result<Vocabulary, ModelError> {
     };
     let (tokens, scores, types) = (arr("tokenizer.ggml.tokens")?, arr("tokenizer.ggml.scores")?, arr("tokenizer.ggml.token_type")?);
     let mut pieces = Vec::with_capacity(tokens.len());
-    for i in 0..tokens.len() {
+    for (i, token) in tokens.iter().enumerate() {
         pieces.push(Piece {
-            text: tokens[i].to_string().map_err(|e| g(e.to_string()))?.clone(),
+            text: token.to_string().map_err(|e| g(e.to_string()))?.clone(),
             score: scores.get(i).and_then(|s| s.to_f32().ok()).unwrap_or(0.0),
             kind: PieceType::from_gguf(types.get(i).and_then(|t| t.to_i32().ok()).unwrap_or(1)),
         });
@@ -235,25 +235,6 @@ pub fn export_gguf(dir: &Path, out: &Path, ty: GgufType, vocabulary: Option<Voca
     Ok(Exported { path: out.to_path_buf(), tensors: qtensors.len(), vocab: pieces.len() })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_invert_the_importer() {
-        for hf in [
-            "model.embed_tokens.weight",
-            "model.norm.weight",
-            "model.layers.3.self_attn.q_norm.weight",
-            "model.layers.17.mlp.down_proj.weight",
-        ] {
-            let g = gguf_name(hf).unwrap();
-            assert_eq!(super::super::gguf_import::hf_name(&g).as_deref(), Some(hf), "{g}");
-        }
-        assert_eq!(gguf_name("model.layers.0.self_attn.rotary.weight"), None);
-    }
-}
-
 /// A PEFT LoRA adapter directory -> a llama.cpp LoRA GGUF (`general.type = adapter`): each
 /// pair as `blk.N.<tensor>.weight.lora_a` / `.lora_b`, and `adapter.lora.alpha` chosen so that
 /// llama.cpp's alpha / r equals PEFT's scale (alpha / r, or alpha / sqrt(r) with rsLoRA).
@@ -292,4 +273,23 @@ fn write_atomically(out: &Path, md: &[(String, Value)], qtensors: &[(String, QTe
     let t_refs: Vec<(&str, &QTensor)> = qtensors.iter().map(|(k, v)| (k.as_str(), v)).collect();
     crate::fsutil::write_atomic_with(out, |w| candle_core::quantized::gguf_file::write(w, &md_refs, &t_refs).map_err(std::io::Error::other))
         .map_err(|e| ModelError::Write { path: out.to_path_buf(), message: e.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_invert_the_importer() {
+        for hf in [
+            "model.embed_tokens.weight",
+            "model.norm.weight",
+            "model.layers.3.self_attn.q_norm.weight",
+            "model.layers.17.mlp.down_proj.weight",
+        ] {
+            let g = gguf_name(hf).unwrap();
+            assert_eq!(super::super::gguf_import::hf_name(&g).as_deref(), Some(hf), "{g}");
+        }
+        assert_eq!(gguf_name("model.layers.0.self_attn.rotary.weight"), None);
+    }
 }

@@ -157,8 +157,7 @@ fn merge(base_dir: &Path, adapter: &Path, cfg: &AdapterConfig, out: &Path) -> Re
     std::fs::create_dir_all(&tmp).map_err(|e| bad(&tmp, e))?;
     for entry in std::fs::read_dir(base_dir).map_err(|e| bad(base_dir, e))?.filter_map(|e| e.ok()) {
         let p = entry.path();
-        if p.is_file() && p.extension().is_some_and(|x| x == "json") && !p.file_name().is_some_and(|n| n == "model.safetensors.index.json")
-        {
+        if p.is_file() && p.extension().is_some_and(|x| x == "json") && p.file_name().is_none_or(|n| n != "model.safetensors.index.json") {
             std::fs::copy(&p, tmp.join(entry.file_name())).map_err(|e| bad(&p, e))?;
         }
     }

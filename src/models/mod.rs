@@ -128,7 +128,10 @@ pub fn resolve_as(source: &str, offline: bool, format: ModelFormat, gguf_type: g
         // exported to GGUF once, into the cache, keyed by its content hash.
         return exported_gguf(resolve(source, offline)?, gguf_type);
     } else if path.exists() {
-        return Err(ModelError::NotFound(source.to_string()));
+        return Err(ModelError::Unusable {
+            path: path.to_path_buf(),
+            message: "neither a .gguf file nor a Hugging Face model directory".into(),
+        });
     } else {
         return Err(ModelError::NotFound(source.to_string()));
     };

@@ -320,7 +320,7 @@ mod tests {
         assert_eq!(out.generated, cases.len());
         let preds = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
         assert_eq!(preds.len(), cases.len());
-        let expected_right = cases.iter().filter(|c| render_prompt(&c.messages, &c.tools).len() % 2 == 0).count();
+        let expected_right = cases.iter().filter(|c| render_prompt(&c.messages, &c.tools).len().is_multiple_of(2)).count();
         assert_eq!(out.summary.overall.correct, expected_right);
         assert_eq!(engine.calls.load(Ordering::SeqCst), cases.len());
         // Resuming with every case done calls the engine no more.

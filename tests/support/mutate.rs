@@ -12,7 +12,7 @@ use indexmap::IndexMap;
 
 fn first_accepted(accepted: &[Value], last: bool) -> Option<&Value> {
     let mut it = accepted.iter().filter(|v| !v.is_empty_str());
-    if last { it.last() } else { it.next() }
+    if last { it.next_back() } else { it.next() }
 }
 
 /// An accepted dict answer `{k: [v, ...]}` as the value a model writes `{k: v}`.
