@@ -88,6 +88,7 @@
             "--skip=bfcl_diff"
             "--skip=bfcl_prompts"
             "--skip=demo::"
+            "--skip=app::the_shipped_adapter_turns_the_demo_model_into_a_caller"
             "--skip=train::export_train_is_golden_and_disjoint_from_eval_sets"
             "--skip=train::finetune_trains_a_few_steps_on_the_fixture_and_its_adapter_runs"
             "--skip=report::report_renders_in_headless_chromium"

@@ -364,8 +364,11 @@ fn soak_64_clients_with_cancels_disconnects_slow_readers_and_a_reload_lose_nothi
         "--allow-shutdown",
     ]);
     let pid = s.child.id();
-    // Warm both models, then take the memory baseline.
-    for m in ["l", "e"] {
+    // A mistral.rs model next to the llama.cpp one (start-up models share --engine).
+    let v = s.ask(json!({"id": "lm", "type": "load", "name": "m", "source": dir, "engine": "mistralrs"}));
+    assert_eq!(v["type"], "load", "{v}");
+    // Warm the three models, then take the memory baseline.
+    for m in ["l", "e", "m"] {
         s.ask(json!({"id": "w", "type": "generate", "model": m, "prompt": "<bos>warm"}));
     }
     let rss_before = rss_kib(pid);
@@ -378,7 +381,7 @@ fn soak_64_clients_with_cancels_disconnects_slow_readers_and_a_reload_lose_nothi
                 let mut client = s.client();
                 for r in 0..20 {
                     let id = format!("c{c}-{r}");
-                    let model = if rng.random_bool(0.5) { "l" } else { "e" };
+                    let model = ["l", "e", "m"][rng.random_range(0..3)];
                     let req = json!({"id": id, "type": "generate", "model": model, "prompt": format!("<bos>client {c} request {r}"), "stream": rng.random_bool(0.3)});
                     match rng.random_range(0..10) {
                         // Disconnect mid-stream: a fresh connection, dropped after the first event.
@@ -425,11 +428,11 @@ fn soak_64_clients_with_cancels_disconnects_slow_readers_and_a_reload_lose_nothi
                     answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                     // A load/unload cycle of a third model in the middle.
                     if c == 0 && r == 10 {
-                        let v = client.request(&json!({"id": "load", "type": "load", "name": "m", "source": dir, "engine": "mistralrs"}), |_| {}).unwrap();
+                        let v = client.request(&json!({"id": "load", "type": "load", "name": "m2", "source": dir, "engine": "mistralrs"}), |_| {}).unwrap();
                         assert_eq!(v["type"], "load", "{v}");
-                        let v = client.request(&json!({"id": "gm", "type": "generate", "model": "m", "prompt": "<bos>hi"}), |_| {}).unwrap();
+                        let v = client.request(&json!({"id": "gm", "type": "generate", "model": "m2", "prompt": "<bos>hi"}), |_| {}).unwrap();
                         assert_eq!(v["type"], "result", "{v}");
-                        let v = client.request(&json!({"id": "unload", "type": "unload", "name": "m"}), |_| {}).unwrap();
+                        let v = client.request(&json!({"id": "unload", "type": "unload", "name": "m2"}), |_| {}).unwrap();
                         assert_eq!(v["type"], "unload", "{v}");
                     }
                 }
