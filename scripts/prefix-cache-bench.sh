@@ -32,17 +32,27 @@ PY
     done
   done
 done
-echo "== serve: TTFT of repeated requests with one tool block (16 requests, one at a time)"
-ids=$(python3 -c "import json; print(','.join(json.loads(l)['id'] for l in list(open('$DS'))[:16]))")
-for cache in off on; do
-  sock=$work/s-$cache.sock
-  $FG serve --socket "$sock" --model "m=demo" --dataset $DS --prefix-cache "$cache" --max-new-tokens 32 --allow-shutdown >/dev/null 2>&1 &
-  pid=$!
-  for _ in $(seq 600); do [[ -S $sock ]] && break; sleep 0.2; done
-  $FG client --socket "$sock" bench --model m --cases "$ids" --concurrency 1 --requests 16 --max-new-tokens 32 >/dev/null
-  $FG client --socket "$sock" '{"type":"stats"}' | python3 -c "import json,sys; m=json.loads(sys.stdin.read())['models']['m']; print(f'prefix-cache $cache: TTFT p50 {m[\"ttft_ms_p50\"]:.0f} ms, e2e p50 {m[\"e2e_ms_p50\"]:.0f} ms, prefix hits {m[\"prefix_hits\"]}')"
-  $FG client --socket "$sock" '{"type":"shutdown"}' >/dev/null
-  wait $pid
+# The held-out set has 4 developer turns (one per "current time"); the first request of a
+# block is prefilled whole, the second waits for the block's holder, the rest copy it.
+one_block=$(python3 -c "
+import json
+rows = [json.loads(l) for l in open('$DS')]
+dev = lambda r: r['messages'][0]['content']
+print(','.join([r['id'] for r in rows if dev(r) == dev(rows[0])][:16]))")
+mixed=$(python3 -c "import json; print(','.join(json.loads(l)['id'] for l in list(open('$DS'))[:16]))")
+for set in one_block mixed; do
+  echo "== serve: TTFT of 16 requests one at a time, $set (one tool block / the first 16 rows, 4 blocks)"
+  ids=${!set}
+  for cache in off on; do
+    sock=$work/s-$set-$cache.sock
+    $FG serve --socket "$sock" --model "m=demo" --dataset $DS --prefix-cache "$cache" --max-new-tokens 32 --allow-shutdown >/dev/null 2>&1 &
+    pid=$!
+    for _ in $(seq 600); do [[ -S $sock ]] && break; sleep 0.2; done
+    $FG client --socket "$sock" bench --model m --cases "$ids" --concurrency 1 --requests 16 --max-new-tokens 32 >/dev/null
+    $FG client --socket "$sock" '{"type":"stats"}' | python3 -c "import json,sys; m=json.loads(sys.stdin.read())['models']['m']; print(f'prefix-cache $cache: TTFT p50 {m[\"ttft_ms_p50\"]:.0f} ms, e2e p50 {m[\"e2e_ms_p50\"]:.0f} ms, prefix hits {m[\"prefix_hits\"]}')"
+    $FG client --socket "$sock" '{"type":"shutdown"}' >/dev/null
+    wait $pid
+  done
 done
 echo "== parity: prefix-cache:off against on (greedy, app set and BFCL-like demo set)"
 $FG parity --model demo --adapter $ADAPTER --dataset $DS --limit "$N" --variant base --variant prefix-cache:off --variant concurrency:8 2>/dev/null

@@ -111,9 +111,15 @@ fn shared_prefix_prompts(
     Ok(cases.iter().map(|c| (c.id.clone(), with(lo, c))).collect())
 }
 
-pub fn run(a: BenchArgs) -> Result<i32, Error> {
+pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
     if a.concurrency.contains(&0) || a.repetitions == 0 || a.requests_per_level == Some(0) {
         return Err(Error::Usage("--concurrency levels, --repetitions and --requests-per-level must be at least 1".into()));
+    }
+    // A level replays the same prompts: with prefix reuse on, every repeat after the first
+    // would skip its prefill and the figures would not be the prompts' cost (nor comparable
+    // with llama-batched-bench). Reuse is measured when asked for.
+    if a.engine.prefix_cache.is_none() && a.shared_prefix_tokens.is_none() {
+        a.engine.prefix_cache = Some(crate::engine::PrefixCacheSetting::Off);
     }
     let ds = Dataset::load(&a.dataset)?;
     let model = a.model.resolve(&a.engine)?;

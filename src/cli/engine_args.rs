@@ -90,9 +90,10 @@ pub struct EngineArgs {
     pub max_seqs: Option<usize>,
     /// Reuse the KV cache of shared prompt prefixes (an app's tool block): `on`, `off`, or
     /// a capacity (llama.cpp: prefixes kept prefilled, default 4, each a KV sequence of its
-    /// own; mistral.rs: its prefix cache in sequences). Greedy outputs stay the same.
-    #[arg(long, default_value = "on")]
-    pub prefix_cache: PrefixCacheSetting,
+    /// own; mistral.rs: its prefix cache in sequences). Default: on (`bench`: off, since it
+    /// replays its prompts, unless --shared-prefix-tokens).
+    #[arg(long)]
+    pub prefix_cache: Option<PrefixCacheSetting>,
     /// llama.cpp: the weight type a Hugging Face checkpoint (directory or hub id) is
     /// exported to, once, into the cache (recorded in the manifest).
     #[arg(long, value_enum, default_value_t = GgufType::F16)]
@@ -129,6 +130,11 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
+    /// `--prefix-cache`, on unless set.
+    pub fn prefix_setting(&self) -> PrefixCacheSetting {
+        self.prefix_cache.unwrap_or(PrefixCacheSetting::On)
+    }
+
     pub fn generation(&self) -> GenerationSettings {
         GenerationSettings {
             max_new_tokens: self.max_new_tokens,
@@ -174,7 +180,7 @@ impl EngineArgs {
             lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
             backend_sampling: self.backend_sampling,
             kv_layout: self.kv_layout,
-            prefix_cache: self.prefix_cache.capacity(crate::engine::llamacpp::DEFAULT_PREFIXES),
+            prefix_cache: self.prefix_setting().capacity(crate::engine::llamacpp::DEFAULT_PREFIXES),
         };
         Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
     }
@@ -194,7 +200,7 @@ impl EngineArgs {
             dtype: self.dtype.unwrap_or(defaults.dtype),
             isq: self.isq,
             max_sequences: self.max_seqs.unwrap_or(32),
-            prefix_cache: match self.prefix_cache {
+            prefix_cache: match self.prefix_setting() {
                 PrefixCacheSetting::On => None,
                 other => Some(other.capacity(0)),
             },

@@ -68,7 +68,7 @@ fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
             "gpu-layers" => e.gpu_layers = v.parse().map_err(|_| bad())?,
             "kv-layout" => e.kv_layout = <crate::engine::KvLayout as clap::ValueEnum>::from_str(v, true).map_err(|_| bad())?,
             "ubatch-tokens" => e.ubatch_tokens = Some(v.parse().ok().filter(|n| *n > 0).ok_or_else(bad)?),
-            "prefix-cache" => e.prefix_cache = v.parse().map_err(|_| bad())?,
+            "prefix-cache" => e.prefix_cache = Some(v.parse().map_err(|_| bad())?),
             "model" => model = Some(v.to_string()),
             _ => return Err(bad()),
         }

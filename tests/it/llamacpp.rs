@@ -449,3 +449,35 @@ fn backend_sampling_gives_the_same_greedy_outputs() {
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("samples greedily"), "{}", stderr(&o));
 }
+
+#[test]
+fn bench_replays_prompts_without_prefix_reuse_unless_asked() {
+    // A level sends the same prompts again and again: reuse would skip every repeat's
+    // prefill, so bench turns it off unless the run measures it.
+    let dir = tempfile::tempdir().unwrap();
+    let bench = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["bench", "--engine", "llamacpp", "--model", fixture().to_str().unwrap(), "--dataset"];
+        let ds = repo_file("datasets/demo.jsonl");
+        args.push(&ds);
+        args.extend([
+            "--concurrency",
+            "2",
+            "--requests-per-level",
+            "4",
+            "--warmup",
+            "0",
+            "--max-new-tokens",
+            "2",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        args.extend(extra);
+        let o = fgbench(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("bench.json")).unwrap()).unwrap();
+        doc["manifest"]["engine"]["prefix_cache"].clone()
+    };
+    assert_eq!(bench(&dir.path().join("a"), &["--prompt-tokens", "64"]), 0);
+    assert_eq!(bench(&dir.path().join("b"), &["--shared-prefix-tokens", "64", "--limit", "2"]), 4);
+    assert_eq!(bench(&dir.path().join("c"), &["--prompt-tokens", "64", "--prefix-cache", "2"]), 2);
+}
