@@ -47,7 +47,9 @@ pub struct Guard {
     run_key: u64,
     pub cancel: Arc<AtomicBool>,
     answered: bool,
-    _permits: OwnedSemaphorePermit,
+    /// Bookkeeping undone (id, running entry, counters, queue places).
+    settled: bool,
+    permits: Option<OwnedSemaphorePermit>,
 }
 
 impl Guard {
@@ -79,7 +81,17 @@ impl Guard {
         let run_key = shared.next_key.fetch_add(1, Ordering::SeqCst);
         shared.running.lock().unwrap_or_else(|p| p.into_inner()).insert(run_key, cancel.clone());
         shared.stats.in_flight.fetch_add(1, Ordering::SeqCst);
-        Some(Guard { shared: shared.clone(), outbox: outbox.clone(), id, key, run_key, cancel, answered: false, _permits: permits })
+        Some(Guard {
+            shared: shared.clone(),
+            outbox: outbox.clone(),
+            id,
+            key,
+            run_key,
+            cancel,
+            answered: false,
+            settled: false,
+            permits: Some(permits),
+        })
     }
 
     pub fn id(&self) -> Option<&Value> {
@@ -109,23 +121,34 @@ impl Guard {
                     error_line(self.id.as_ref(), ErrorCode::Internal, &format!("the request failed inside the server: {what}"))
                 }
             };
+            // Settled before the answer goes out: a client that has its answer sees it in
+            // `stats`, can reuse its id and has its queue place back.
+            self.settle();
             self.answered = true;
             self.outbox.reply(reply).await;
         });
     }
-}
 
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if !self.answered {
-            self.outbox.try_reply(error_line(self.id.as_ref(), ErrorCode::Internal, "the request was dropped inside the server"));
+    fn settle(&mut self) {
+        if std::mem::replace(&mut self.settled, true) {
+            return;
         }
         if let Some(k) = &self.key {
             self.outbox.unregister(k);
         }
         self.shared.running.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.run_key);
+        self.permits.take();
         self.shared.stats.served.fetch_add(1, Ordering::SeqCst);
         self.shared.stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        self.settle();
+        if !self.answered {
+            self.outbox.try_reply(error_line(self.id.as_ref(), ErrorCode::Internal, "the request was dropped inside the server"));
+        }
     }
 }
 
