@@ -8,8 +8,8 @@
     ~/.cache/fgbench/venv-train/bin/python python/finetune.py \\
         --model ~/.cache/fgbench/models/gemma-3-270m-demo --train train.jsonl --out runs/app
 
-The recipe that works for a model of this size (LoRA on every projection, r=16, lr 2e-4
-with warm-up and cosine decay, completion-only loss); `--full` trains every weight instead
+The recipe that works for a model of this size (LoRA on every projection, r=16, a peak lr
+of 4e-4 with warm-up and cosine decay, completion-only loss; docs/finetune.md); `--full` trains every weight instead
 (lr around 1e-5 to 5e-5). Uses the GPU when torch sees one, and unsloth when it is installed
 and a GPU is present (PEFT otherwise).
 
@@ -138,7 +138,7 @@ def main():
     ap.add_argument("--steps", type=int, default=0, help="optimizer steps (overrides --epochs when > 0)")
     ap.add_argument("--batch", type=int, default=16, help="examples per micro-batch (one prefix group each)")
     ap.add_argument("--accum", type=int, default=1, help="micro-batches per optimizer step")
-    ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default 2e-4 LoRA, 2e-5 --full)")
+    ap.add_argument("--lr", type=float, default=None, help="peak learning rate (default 4e-4 LoRA, 2e-5 --full)")
     ap.add_argument("--warmup", type=float, default=0.05, help="share of steps spent warming up")
     ap.add_argument("--rank", type=int, default=16)
     ap.add_argument("--alpha", type=int, default=None, help="LoRA alpha (default 2 x rank)")
@@ -162,7 +162,7 @@ def main():
     tok = PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"))
     pad_id = tok.convert_tokens_to_ids("<pad>") or 0
     turn_id = tok.convert_tokens_to_ids("<start_of_turn>")
-    lr = args.lr or (2e-5 if args.full else 2e-4)
+    lr = args.lr or (2e-5 if args.full else 4e-4)
     if args.precision == "auto":
         bf16_units = torch.cuda.is_bf16_supported() if device == "cuda" else torch.cpu._is_avx512_bf16_supported()
         args.precision = "bf16" if bf16_units else "f32"

@@ -16,6 +16,6 @@ BASE=$($FGBENCH models fetch-demo)
 mkdir -p "$OUT"
 $FGBENCH datasets export-train --from datasets/app/train.jsonl --check-against datasets/app/test.jsonl --out "$OUT/train.jsonl"
 "$PY" python/finetune.py --model "$BASE" --train "$OUT/train.jsonl" --out "$OUT/lora" \
-  --steps "$STEPS" --batch 16 --lr "${LR:-4e-4}" --time-budget "$BUDGET_MIN"
+  --steps "$STEPS" --batch 16 ${LR:+--lr "$LR"} --time-budget "$BUDGET_MIN"
 $FGBENCH before-after --model demo --adapter "$OUT/lora/adapter" --dataset datasets/app/test.jsonl \
   --concurrency "${CONCURRENCY:-8}" --out "$OUT/before-after"
