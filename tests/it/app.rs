@@ -181,23 +181,26 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let adapter = dir.path().join("adapter");
     crate::engine::adapter(&adapter, 64);
     let out = dir.path().join("ba");
-    let o = fgbench(&[
-        "before-after",
-        "--model",
-        crate::engine::fixture().to_str().unwrap(),
-        "--adapter",
-        adapter.to_str().unwrap(),
-        "--dataset",
-        &app("test.jsonl"),
-        "--limit",
-        "6",
-        "--max-new-tokens",
-        "6",
-        "--concurrency",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let before_after = || {
+        fgbench(&[
+            "before-after",
+            "--model",
+            crate::engine::fixture().to_str().unwrap(),
+            "--adapter",
+            adapter.to_str().unwrap(),
+            "--dataset",
+            &app("test.jsonl"),
+            "--limit",
+            "6",
+            "--max-new-tokens",
+            "6",
+            "--concurrency",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+    };
+    let o = before_after();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("B is "), "{}", stdout(&o));
     for f in ["before/results.jsonl", "after/results.jsonl", "compare.md", "report/index.html"] {
@@ -213,23 +216,7 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let verdict_at = html.find("<div class=\"verdict\">B is ").expect("the verdict");
     assert!(!html[..verdict_at].contains("<table") && !html[..verdict_at].contains("<img"), "the verdict comes first");
     // A second call reuses both finished runs (nothing is generated again).
-    let o = fgbench(&[
-        "before-after",
-        "--model",
-        crate::engine::fixture().to_str().unwrap(),
-        "--adapter",
-        adapter.to_str().unwrap(),
-        "--dataset",
-        &app("test.jsonl"),
-        "--limit",
-        "6",
-        "--max-new-tokens",
-        "6",
-        "--concurrency",
-        "1",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
+    let o = before_after();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).matches("run: 0 generated (6 resumed)").count(), 2, "{}", stdout(&o));
 
