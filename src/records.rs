@@ -64,6 +64,29 @@ pub struct Prediction {
     pub output: String,
     #[serde(flatten)]
     pub timings: Timings,
+    /// Why the engine produced no answer (a served deployment down, a server-side parser
+    /// error): the case counts as failed, and `--resume` runs it again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<Failure>,
+}
+
+/// An engine failure recorded in place of an answer.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Failure {
+    /// `server_unavailable`, `server_parser`, `engine_failure`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// The kinds of [`Failure`], as `EngineError::kind` names them.
+pub const FAILURE_KINDS: [&str; 4] = ["server_unavailable", "server_parser", "engine_failure", "canceled"];
+
+impl Failure {
+    /// The failure a result record was scored from, if it was one.
+    pub fn of_result(r: &ResultRecord) -> Option<Failure> {
+        let kind = r.error_type.as_deref().filter(|k| FAILURE_KINDS.contains(k))?;
+        Some(Failure { kind: kind.to_string(), message: r.error.clone().unwrap_or_default() })
+    }
 }
 
 /// A scored prediction.

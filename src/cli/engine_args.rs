@@ -5,8 +5,10 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use crate::engine::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
-use crate::engine::{Engine, EngineKind, GenerationSettings, KvLayout, PrefixCacheSetting};
+use crate::engine::mistral::{Dtype, Isq};
+use crate::engine::openai::RemoteMode;
+use crate::engine::spec::{EngineSpec, RemoteSpec};
+use crate::engine::{Engine, EngineError, EngineKind, GenerationSettings, KvLayout, PrefixCacheSetting};
 use crate::models::gguf_export::GgufType;
 use crate::models::{ModelFormat, ResolvedModel, lora, resolve_as};
 
@@ -44,6 +46,12 @@ impl ModelArgs {
                     Some(a) => lora::attach_gguf_adapter(base, a)?,
                     None => base,
                 })
+            }
+            EngineKind::Openai => {
+                if self.adapter.is_some() {
+                    return Err(Error::Usage("--adapter: a served deployment applies its adapters itself (load it on the server)".into()));
+                }
+                Ok(crate::models::served(&engine.endpoints, engine.served_model.as_deref()))
             }
         }
     }
@@ -127,6 +135,30 @@ pub struct EngineArgs {
     /// random-weight models; llama.cpp only).
     #[arg(long)]
     pub ignore_eos: bool,
+    /// openai: a served deployment's base URL (`http://host:port`, with or without `/v1`);
+    /// repeat for replicas, which get requests least-outstanding first.
+    #[arg(long = "endpoint", value_name = "URL")]
+    pub endpoints: Vec<String>,
+    /// openai: `raw` sends fgbench's rendered prompt to /v1/completions; `chat` sends the
+    /// case's messages and tools to /v1/chat/completions (the server's template and parser).
+    #[arg(long, value_enum, default_value_t)]
+    pub remote_mode: RemoteMode,
+    /// openai: the `model` field (default: the first model the server lists).
+    #[arg(long)]
+    pub served_model: Option<String>,
+    /// openai: the environment variable holding the API key, sent as a bearer token.
+    #[arg(long, default_value = "OPENAI_API_KEY")]
+    pub api_key_env: String,
+    /// openai: seconds to wait for a connection.
+    #[arg(long, default_value_t = 5.0)]
+    pub connect_timeout_s: f64,
+    /// openai: seconds to wait for a response to start, and between streamed chunks.
+    #[arg(long, default_value_t = 120.0)]
+    pub read_timeout_s: f64,
+    /// openai: retries of a request that failed before anything streamed (connection
+    /// errors, 429, 5xx, a stall), with back-off; then the case is recorded as failed.
+    #[arg(long, default_value_t = 3)]
+    pub retries: u32,
 }
 
 impl EngineArgs {
@@ -149,63 +181,40 @@ impl EngineArgs {
         }
     }
 
+    /// What to load, as the engine layer takes it.
+    pub fn spec(&self) -> EngineSpec {
+        EngineSpec {
+            engine: self.engine,
+            dtype: self.dtype,
+            isq: self.isq,
+            threads: self.threads,
+            max_seqs: self.max_seqs,
+            prefix_cache: self.prefix_cache.map(|p| p.to_string()),
+            ctx_per_seq: self.ctx_per_seq,
+            batch_tokens: self.batch_tokens,
+            ubatch_tokens: self.ubatch_tokens,
+            gpu_layers: self.gpu_layers,
+            backend_sampling: self.backend_sampling,
+            kv_layout: self.kv_layout,
+            remote: RemoteSpec {
+                endpoints: self.endpoints.clone(),
+                mode: self.remote_mode,
+                served_model: self.served_model.clone(),
+                api_key_env: self.api_key_env.clone(),
+                connect_timeout_s: self.connect_timeout_s,
+                read_timeout_s: self.read_timeout_s,
+                retries: self.retries,
+            },
+        }
+    }
+
     /// Loads the chosen engine for a model resolved for it, sized for `concurrency`
     /// requests in flight.
     pub fn load(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
         self.generation().check().map_err(|e| Error::Usage(e.to_string()))?;
-        match self.engine {
-            EngineKind::Mistralrs => self.load_mistral(model),
-            EngineKind::Llamacpp => self.load_llama(model, concurrency),
-        }
-    }
-
-    #[cfg(feature = "llamacpp")]
-    fn load_llama(&self, model: &ResolvedModel, concurrency: usize) -> Result<Box<dyn Engine>, Error> {
-        use crate::engine::llamacpp::{LlamaEngine, LlamaOptions};
-        if self.dtype.is_some() || self.isq.is_some() {
-            return Err(Error::Usage("--dtype and --isq are mistral.rs settings; llama.cpp runs the GGUF's own weight types".into()));
-        }
-        let max_sequences = self.max_seqs.unwrap_or(concurrency.max(1));
-        if let Some(b) = self.batch_tokens.filter(|b| *b < max_sequences) {
-            return Err(Error::Usage(format!("--batch-tokens {b} cannot hold the next token of {max_sequences} sequences")));
-        }
-        let opts = LlamaOptions {
-            // Slots beyond the requests in flight would only hold KV memory.
-            max_sequences,
-            ctx_per_seq: self.ctx_per_seq,
-            batch_tokens: self.batch_tokens,
-            ubatch_tokens: self.ubatch_tokens,
-            threads: self.threads,
-            gpu_layers: self.gpu_layers,
-            lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
-            backend_sampling: self.backend_sampling,
-            kv_layout: self.kv_layout,
-            prefix_cache: self.prefix_setting().capacity(crate::engine::llamacpp::DEFAULT_PREFIXES),
-        };
-        Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
-    }
-
-    #[cfg(not(feature = "llamacpp"))]
-    fn load_llama(&self, _model: &ResolvedModel, _concurrency: usize) -> Result<Box<dyn Engine>, Error> {
-        Err(Error::Usage("this fgbench was built without the llama.cpp engine (cargo feature `llamacpp`)".into()))
-    }
-
-    fn load_mistral(&self, model: &ResolvedModel) -> Result<Box<dyn Engine>, Error> {
-        if let Some(n) = self.threads {
-            // The kernels parallelise on rayon's global pool; size it before anything runs.
-            let _ = rayon::ThreadPoolBuilder::new().num_threads(n).build_global();
-        }
-        let defaults = MistralOptions::default();
-        let opts = MistralOptions {
-            dtype: self.dtype.unwrap_or(defaults.dtype),
-            isq: self.isq,
-            max_sequences: self.max_seqs.unwrap_or(32),
-            prefix_cache: match self.prefix_setting() {
-                PrefixCacheSetting::On => None,
-                other => Some(other.capacity(0)),
-            },
-            threads: Some(self.threads.unwrap_or_else(crate::engine::available_cores)),
-        };
-        Ok(Box::new(MistralEngine::load(&model.path, &opts)?))
+        crate::engine::spec::load(&self.spec(), model, concurrency).map_err(|e| match e {
+            EngineError::Unsupported(m) => Error::Usage(m),
+            other => Error::Engine(other),
+        })
     }
 }

@@ -143,6 +143,17 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
             .unwrap_or_default()
     );
     println!("records: {}", job.out.display());
+    if outcome.failed > 0 {
+        let first = crate::run::load_existing(&job.out.join(crate::run::PREDICTIONS))?
+            .into_iter()
+            .rev()
+            .find_map(|p| p.failure.map(|f| format!("`{}`: {}", p.id, f.message)))
+            .unwrap_or_default();
+        eprintln!(
+            "fgbench: {} case(s) got no answer from the engine and are recorded as failed (the last: {first}); --resume runs them again",
+            outcome.failed
+        );
+    }
     Ok(outcome)
 }
 
@@ -163,13 +174,13 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         scorer: a.scorer,
         repeats: a.repeats as usize,
     };
-    evaluate(&job)?;
+    let outcome = evaluate(&job)?;
     if let Some(dir) = &a.report {
         let run = crate::compare::Run::load(&a.out)?;
         let written = crate::report::write_report(&[run], false, Some(&ds), crate::compare::Allow::default(), dir)?;
         println!("report: {}", written.index.display());
     }
-    Ok(0)
+    Ok(if outcome.failed > 0 { crate::error::EXIT_FAILURE } else { 0 })
 }
 
 fn fmt_ms(v: Option<f64>) -> String {

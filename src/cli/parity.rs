@@ -73,6 +73,10 @@ fn variant(spec: &str, base: &EngineArgs) -> Result<Variant, Error> {
             _ => return Err(bad()),
         }
     }
+    if e.engine != EngineKind::Openai {
+        // --endpoint is for the variants that name the served deployment.
+        e.endpoints.clear();
+    }
     Ok(Variant { engine: e, concurrency, model })
 }
 

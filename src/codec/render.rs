@@ -176,7 +176,8 @@ pub fn render_call(call: &super::Call) -> String {
     format!("{START_CALL}{CALL_PREFIX}{}{}{END_CALL}", call.name, render_value(&Value::Dict(call.args.clone())))
 }
 
-fn render_tool_call(call: &ToolCall) -> String {
+/// An earlier call of the conversation (OpenAI shape) as the model writes it.
+pub fn render_tool_call(call: &ToolCall) -> String {
     let args = match &call.function.arguments {
         serde_json::Value::String(s) => serde_json::from_str(s).unwrap_or(serde_json::Value::String(s.clone())),
         other => other.clone(),

@@ -91,6 +91,8 @@ impl Run {
                     repeat: r.repeat,
                     output: std::mem::take(&mut r.output),
                     timings: r.timings.clone(),
+                    // A case the engine never answered stays failed under any rules.
+                    failure: crate::records::Failure::of_result(r),
                 };
                 *r = crate::run::result_record(case, &p, opts);
             }

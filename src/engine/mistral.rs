@@ -170,6 +170,7 @@ impl MistralEngine {
             prefix_cache: opts.prefix_cache,
             build: Some(MISTRALRS_VERSION.into()),
             kernels: Some(super::rust_target_features()),
+            remote: None,
         };
         // The model's own context (config.json), which no sequence may run past.
         let context = std::fs::read_to_string(dir.join("config.json"))

@@ -5,6 +5,8 @@
 pub mod llamacpp;
 pub mod mistral;
 pub mod mock;
+pub mod openai;
+pub mod spec;
 pub mod step_profile;
 pub mod tokenizer;
 
@@ -152,6 +154,9 @@ pub struct EngineInfo {
     /// engine has no such setting recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix_cache: Option<usize>,
+    /// A served deployment: its endpoints, mode and what it said about itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<openai::RemoteInfo>,
 }
 
 /// llama.cpp's KV cache across the sequences of a batch.
@@ -206,6 +211,16 @@ impl PrefixCacheSetting {
     }
 }
 
+impl std::fmt::Display for PrefixCacheSetting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PrefixCacheSetting::On => f.write_str("on"),
+            PrefixCacheSetting::Off => f.write_str("off"),
+            PrefixCacheSetting::Capacity(n) => write!(f, "{n}"),
+        }
+    }
+}
+
 impl std::str::FromStr for PrefixCacheSetting {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
@@ -229,6 +244,32 @@ pub enum EngineError {
     Unsupported(String),
     #[error("canceled")]
     Canceled,
+    /// A served deployment failed the request (after any retries), or refused it.
+    #[error("{endpoint}: {message}")]
+    Http { endpoint: String, status: Option<u16>, message: String },
+    /// A served deployment answered, but its chat template or tool parser produced something
+    /// that is not a call (the server's fault, not the model's). `raw` is what it sent.
+    #[error("{endpoint}: the server's chat template or tool parser: {message}")]
+    ServerParser { endpoint: String, message: String, raw: String },
+}
+
+impl EngineError {
+    /// The kind recorded with a failed case.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EngineError::ServerParser { .. } => "server_parser",
+            EngineError::Http { .. } => "server_unavailable",
+            EngineError::Canceled => "canceled",
+            _ => "engine_failure",
+        }
+    }
+}
+
+/// What a generation is asked: the rendered prompt, and the conversation it was rendered from
+/// where there is one (a served chat endpoint takes the conversation, not the prompt).
+pub struct Request<'a> {
+    pub prompt: &'a str,
+    pub conversation: Option<(&'a [crate::dataset::Message], &'a [serde_json::Value])>,
 }
 
 /// What a streaming generation reports: text pieces as they are decoded, then the result.
@@ -254,6 +295,17 @@ pub trait Engine: Send + Sync {
         on_piece: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Completion, EngineError>;
 
+    /// Generates the answer to a request; engines that take the conversation itself override
+    /// it, the others complete the rendered prompt.
+    fn generate_request(
+        &self,
+        request: &Request<'_>,
+        settings: &GenerationSettings,
+        on_piece: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Completion, EngineError> {
+        self.generate_streaming(request.prompt, settings, on_piece)
+    }
+
     /// [`Engine::generate_streaming`] without watching the pieces.
     fn generate(&self, prompt: &str, settings: &GenerationSettings) -> Result<Completion, EngineError> {
         self.generate_streaming(prompt, settings, &mut |_| true)
@@ -273,6 +325,8 @@ pub enum EngineKind {
     Mistralrs,
     /// llama.cpp: loads GGUF files; continuous batching.
     Llamacpp,
+    /// A served deployment behind an OpenAI-compatible API (--endpoint).
+    Openai,
 }
 
 impl EngineKind {
@@ -280,6 +334,7 @@ impl EngineKind {
         match self {
             EngineKind::Mistralrs => "mistralrs",
             EngineKind::Llamacpp => "llamacpp",
+            EngineKind::Openai => "openai",
         }
     }
 

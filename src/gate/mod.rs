@@ -288,7 +288,7 @@ pub fn interleaved(
                 if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
             for (is_base, engine) in order {
                 let c = engine.generate(&prompt, &run.generation)?;
-                let p = crate::records::Prediction { id: case.id.clone(), repeat: 0, output: c.text, timings: c.timings };
+                let p = crate::records::Prediction { id: case.id.clone(), repeat: 0, output: c.text, timings: c.timings, failure: None };
                 let r = crate::run::result_record(case, &p, &run.scoring);
                 let (acc, perf) = if is_base { (&mut out.base_acc, &mut out.base_perf) } else { (&mut out.cur_acc, &mut out.cur_perf) };
                 if rep == 0 {

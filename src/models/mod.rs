@@ -109,6 +109,19 @@ pub enum ModelFormat {
     Gguf,
 }
 
+/// The model of a served deployment: fgbench cannot hash it, so it is identified by the
+/// `model` name requested (`--served-model`, or the server's default) and the endpoints.
+pub fn served(endpoints: &[String], served_model: Option<&str>) -> ResolvedModel {
+    let name = served_model.unwrap_or("default");
+    ResolvedModel {
+        source: format!("served:{name}"),
+        path: PathBuf::from(endpoints.join(",")),
+        content_hash: format!("served:{name}"),
+        adapter: None,
+        converted: None,
+    }
+}
+
 /// Resolves `--model` to the format an engine loads. GGUF sources stay GGUF files; a
 /// Hugging Face directory or hub id is exported to GGUF (`gguf_type`) once for llama.cpp.
 pub fn resolve_as(source: &str, offline: bool, format: ModelFormat, gguf_type: gguf_export::GgufType) -> Result<ResolvedModel, ModelError> {

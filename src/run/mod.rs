@@ -13,8 +13,8 @@ use std::time::Instant;
 
 use crate::codec::PromptStyle;
 use crate::dataset::Case;
-use crate::engine::{Engine, EngineError, GenerationSettings};
-use crate::records::{Prediction, RESULT_SCHEMA, ResultRecord};
+use crate::engine::{Engine, EngineError, GenerationSettings, Request};
+use crate::records::{Failure, Prediction, RESULT_SCHEMA, ResultRecord};
 use crate::score::{ScoreOptions, score_output};
 use crate::summary::{Summary, summarize};
 pub use manifest::{MANIFEST_SCHEMA, Manifest};
@@ -138,6 +138,25 @@ pub struct EvalOutcome {
     pub timing: RunTiming,
     pub generated: usize,
     pub resumed: usize,
+    /// Cases the engine failed this time (recorded with the reason; `--resume` redoes them).
+    pub failed: usize,
+}
+
+/// The latest prediction of every (case, repeat): a case that failed and was run again by
+/// `--resume` has both records in the file, and the later one counts.
+pub fn latest(preds: Vec<Prediction>) -> Vec<Prediction> {
+    let mut at: HashMap<(String, u32), usize> = HashMap::new();
+    let mut out: Vec<Prediction> = Vec::with_capacity(preds.len());
+    for p in preds {
+        match at.get(&(p.id.clone(), p.repeat)) {
+            Some(&i) => out[i] = p,
+            None => {
+                at.insert((p.id.clone(), p.repeat), out.len());
+                out.push(p);
+            }
+        }
+    }
+    out
 }
 
 /// Generates every case not yet predicted, appending each prediction as it completes, then
@@ -172,6 +191,8 @@ pub fn run_eval(
     run: &EvalSettings,
 ) -> Result<EvalOutcome, RunError> {
     let (concurrency, opts, style) = (run.concurrency, &run.scoring, run.style);
+    // Failed cases are run again; their old records give way to the new ones.
+    let existing: Vec<Prediction> = latest(existing).into_iter().filter(|p| p.failure.is_none()).collect();
     let done: HashSet<(String, u32)> = existing.iter().map(|p| (p.id.clone(), p.repeat)).collect();
     let repeats = run.repeats.max(1) as u32;
     let todo: Vec<(&Case, u32)> =
@@ -201,10 +222,14 @@ pub fn run_eval(
                 let t0 = Instant::now();
                 let prompt = style.render(&case.messages, &case.tools);
                 harness_ns.fetch_add(t0.elapsed().as_nanos() as usize, Ordering::Relaxed);
-                let msg = engine
-                    .generate(&prompt, &run.for_repeat(repeat))
-                    .map(|c| Prediction { id: case.id.clone(), repeat, output: c.text, timings: c.timings })
-                    .map_err(|source| RunError::Engine { id: case.id.clone(), source });
+                let request = Request { prompt: &prompt, conversation: Some((&case.messages, &case.tools)) };
+                let msg = match engine.generate_request(&request, &run.for_repeat(repeat), &mut |_| true) {
+                    Ok(c) => Ok(Prediction { id: case.id.clone(), repeat, output: c.text, timings: c.timings, failure: None }),
+                    // A case the engine could not answer is recorded as failed, with the
+                    // reason, and the run goes on; a cancel stops it.
+                    Err(EngineError::Canceled) => Err(RunError::Engine { id: case.id.clone(), source: EngineError::Canceled }),
+                    Err(e) => Ok(failed_prediction(&case.id, repeat, e)),
+                };
                 // Stop handing out work after a failure (or when the writer stopped).
                 let ok = msg.is_ok();
                 tx.send(msg).is_ok() && ok
@@ -242,9 +267,21 @@ pub fn run_eval(
     }
     let harness_s = harness_ns.load(Ordering::Relaxed) as f64 / 1e9;
     let load_s = engine.info().load_ms / 1000.0;
-    let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, harness_s);
+    // Throughput and latency are the answered cases'.
+    let answered: Vec<Prediction> = new_preds.iter().filter(|p| p.failure.is_none()).cloned().collect();
+    let timing = timing::run_timing(&answered, workers, wall_s, load_s, harness_s);
     let summary = write_results(cases, &results, out, Some(&timing))?;
-    Ok(EvalOutcome { summary, timing, generated: new_preds.len(), resumed: existing.len() })
+    let failed = new_preds.iter().filter(|p| p.failure.is_some()).count();
+    Ok(EvalOutcome { summary, timing, generated: new_preds.len() - failed, resumed: existing.len(), failed })
+}
+
+fn failed_prediction(id: &str, repeat: u32, e: EngineError) -> Prediction {
+    let kind = e.kind().to_string();
+    let output = match &e {
+        EngineError::ServerParser { raw, .. } => raw.clone(),
+        _ => String::new(),
+    };
+    Prediction { id: id.to_string(), repeat, output, timings: Default::default(), failure: Some(Failure { kind, message: e.to_string() }) }
 }
 
 /// Writes a run's results.jsonl and summary.json atomically.
@@ -268,7 +305,12 @@ pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timin
 
 /// One scored prediction.
 pub fn result_record(case: &Case, p: &Prediction, opts: &ScoreOptions) -> ResultRecord {
-    let s = score_output(case, &p.output, opts);
+    let mut s = score_output(case, &p.output, opts);
+    if let Some(f) = &p.failure {
+        s.check.valid = false;
+        s.check.error_type = Some(f.kind.clone());
+        s.check.error = Some(f.message.clone());
+    }
     ResultRecord {
         schema: RESULT_SCHEMA.into(),
         id: p.id.clone(),
@@ -330,16 +372,39 @@ mod tests {
     }
 
     #[test]
-    fn engine_failure_names_the_case_and_keeps_earlier_records() {
+    fn a_failed_case_is_recorded_with_its_reason_and_resume_runs_only_it_again() {
         let cases: Vec<Case> = demo_cases().into_iter().take(4).collect();
         let bad = cases[2].id.clone();
         let bad_prompt = render_prompt(&cases[2].messages, &cases[2].tools);
-        let engine = MockEngine::new(move |p| if p == bad_prompt { Err(EngineError::Generate("boom".into())) } else { Ok(String::new()) });
+        let engine = MockEngine::new(move |p| {
+            if p == bad_prompt {
+                Err(EngineError::Http { endpoint: "http://x".into(), status: Some(503), message: "down".into() })
+            } else {
+                Ok(String::new())
+            }
+        });
         let dir = tempfile::tempdir().unwrap();
-        let err = run_eval(&engine, &cases, dir.path(), Vec::new(), &settings(1)).err().unwrap();
-        assert!(err.to_string().contains(&format!("case `{bad}`")), "{err}");
+        let out = run_eval(&engine, &cases, dir.path(), Vec::new(), &settings(1)).unwrap();
+        assert_eq!((out.generated, out.failed), (3, 1));
         let kept = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
-        assert_eq!(kept.len(), 2);
+        assert_eq!(kept.len(), 4, "every case has a record");
+        let failed: Vec<&Prediction> = kept.iter().filter(|p| p.failure.is_some()).collect();
+        assert_eq!(failed.len(), 1);
+        assert_eq!(failed[0].id, bad);
+        assert_eq!(failed[0].failure.as_ref().unwrap().kind, "server_unavailable");
+        let results = std::fs::read_to_string(dir.path().join(RESULTS)).unwrap();
+        assert!(results.contains("\"error_type\":\"server_unavailable\""), "{results}");
+        assert_eq!(out.summary.scored, 4, "the failed case counts, as wrong");
+
+        // Resumed with an engine that answers: only the failed case runs, its new record wins.
+        let healed = MockEngine::new(|_| Ok("No tool fits.".into()));
+        let again = run_eval(&healed, &cases, dir.path(), kept, &settings(2)).unwrap();
+        assert_eq!((again.generated, again.failed, again.resumed), (1, 0, 3));
+        assert_eq!(healed.calls.load(Ordering::SeqCst), 1);
+        let all = latest(load_existing(&dir.path().join(PREDICTIONS)).unwrap());
+        assert_eq!(all.len(), 4);
+        assert!(all.iter().all(|p| p.failure.is_none()));
+        assert_eq!(all.iter().find(|p| p.id == bad).unwrap().output, "No tool fits.");
     }
 
     #[test]

@@ -19,7 +19,7 @@ use super::connection::Outbox;
 use super::protocol::{CaseInput, ErrorCode, Input, Settings, error_line};
 use super::{LoadedModel, Shared};
 use crate::dataset::{Case, CheckKind};
-use crate::engine::{Completion, EngineError};
+use crate::engine::{Completion, EngineError, Request};
 use crate::score::{analyse_output, score_output};
 
 #[derive(Clone, Copy, PartialEq)]
@@ -218,6 +218,7 @@ pub async fn start(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, wor
         let mut handles = Vec::new();
         for (name, model) in engines {
             let (prompt, settings, cancel, outbox, id) = (prompt.clone(), settings.clone(), cancel.clone(), outbox2.clone(), id.clone());
+            let conversation = case.as_ref().map(|c| (c.messages.clone(), c.tools.clone()));
             let stream = work.stream;
             handles.push(tokio::task::spawn_blocking(move || {
                 let mut on_piece = |piece: &str| {
@@ -227,7 +228,8 @@ pub async fn start(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, wor
                     !stream || outbox.event(json!({"id": id, "type": "token", "text": piece}))
                 };
                 // The engine is dropped here, on a blocking thread, if it was unloaded meanwhile.
-                (name, model.engine.generate_streaming(&prompt, &settings, &mut on_piece))
+                let request = Request { prompt: &prompt, conversation: conversation.as_ref().map(|(m, t)| (m.as_slice(), t.as_slice())) };
+                (name, model.engine.generate_request(&request, &settings, &mut on_piece))
             }));
         }
         let mut outcomes: Vec<(String, Result<Completion, EngineError>)> = Vec::new();

@@ -176,6 +176,7 @@ impl LlamaEngine {
             backend_sampling: opts.backend_sampling,
             kv_layout: Some(opts.kv_layout),
             prefix_cache: Some(opts.prefix_cache),
+            remote: None,
             build: Some(build_info()),
             kernels: Some(kernel_features()),
         };
