@@ -87,6 +87,7 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
             prompt_style: a.prompt_style,
             scorer: a.scorer,
             repeats: a.repeats as usize,
+            shard: None,
         };
         evaluate(&job)?;
         dirs.push(out);

@@ -1,4 +1,5 @@
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -7,7 +8,8 @@ use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
 use crate::engine::Engine;
-use crate::measure::{BenchPlan, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
+use crate::measure::open_loop::{Arrivals, find_max_rate, open_loop};
+use crate::measure::{BenchPlan, LevelResult, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
 use crate::run::manifest::{DatasetRef, Host, Manifest};
 
 #[derive(Debug, Args)]
@@ -24,9 +26,34 @@ pub struct BenchArgs {
     /// about this many tokens (e.g. 128,512,2048).
     #[arg(long, value_delimiter = ',')]
     pub prompt_tokens: Vec<usize>,
-    /// Concurrency levels to measure (requests in flight), e.g. 1,2,4,8.
-    #[arg(long, value_delimiter = ',', default_value = "1")]
+    /// Closed-loop levels to measure (requests in flight), e.g. 1,2,4,8 (default: 1, unless
+    /// open-loop rates are asked for).
+    #[arg(long, value_delimiter = ',')]
     pub concurrency: Vec<usize>,
+    /// Open-loop levels: requests arrive at this mean rate (requests/s), Poisson by default,
+    /// whether or not earlier ones have finished, e.g. 0.5,1,2.
+    #[arg(long, value_delimiter = ',')]
+    pub request_rate: Vec<f64>,
+    /// Open loop: gamma shape of the gaps between arrivals (1: Poisson; below 1: burstier).
+    #[arg(long, default_value_t = 1.0)]
+    pub burstiness: f64,
+    /// Open loop: requests sent per level (prompts cycled).
+    #[arg(long, default_value_t = 32)]
+    pub requests: usize,
+    /// Open loop: stop sending after this many seconds per level.
+    #[arg(long)]
+    pub duration_s: Option<f64>,
+    /// Search for the highest open-loop rate whose goodput under --slo-ttft-ms/--slo-e2e-ms
+    /// is at least --goodput-target: doubling from the first --request-rate (default 0.25),
+    /// then 4 bisections.
+    #[arg(long)]
+    pub find_max_rate: bool,
+    /// The goodput a rate must reach to pass --find-max-rate.
+    #[arg(long, default_value_t = 0.95)]
+    pub goodput_target: f64,
+    /// Seed of the open-loop arrival times.
+    #[arg(long, default_value_t = 0)]
+    pub arrival_seed: u64,
     /// Unmeasured requests before each level.
     #[arg(long, default_value_t = 2)]
     pub warmup: usize,
@@ -112,6 +139,9 @@ fn shared_prefix_prompts(
 }
 
 pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
+    if a.concurrency.is_empty() && a.request_rate.is_empty() && !a.find_max_rate {
+        a.concurrency = vec![1];
+    }
     if a.concurrency.contains(&0) || a.repetitions == 0 || a.requests_per_level == Some(0) {
         return Err(Error::Usage("--concurrency levels, --repetitions and --requests-per-level must be at least 1".into()));
     }
@@ -123,7 +153,11 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
     }
     let ds = Dataset::load(&a.dataset)?;
     let model = a.model.resolve(&a.engine)?;
-    let engine = a.engine.load(&model, a.concurrency.iter().copied().max().unwrap_or(1))?;
+    // Open-loop arrivals overlap as they come: a local engine gets 8 slots for them unless
+    // --max-seqs says otherwise.
+    let open = !a.request_rate.is_empty() || a.find_max_rate;
+    let slots = a.concurrency.iter().copied().max().unwrap_or(1).max(if open { 8 } else { 1 });
+    let engine = a.engine.load(&model, slots)?;
     let tok = engine.as_ref();
     let prompts: Vec<(String, String)> = if let Some(n) = a.shared_prefix_tokens {
         shared_prefix_prompts(&ds, a.limit, a.prompt_style, tok, n)?
@@ -154,11 +188,43 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
         plan.prompts.len(),
         per_level.join(", ")
     );
-    let levels = bench(engine.as_ref(), &plan, &settings, |l| {
+    let mut levels = bench(engine.as_ref(), &plan, &settings, |l| {
         eprintln!("fgbench: concurrency {}: {:.3} requests/s", l.concurrency, l.requests_per_s)
     })?;
+    let arrivals = |rate: f64| Arrivals {
+        rate,
+        burstiness: a.burstiness,
+        requests: a.requests,
+        duration: a.duration_s.map(Duration::from_secs_f64),
+        seed: a.arrival_seed,
+    };
+    let report = |l: &LevelResult| {
+        eprintln!(
+            "fgbench: {:.3}/s offered: {:.3} requests/s done, goodput {}",
+            l.request_rate.unwrap_or(0.0),
+            l.requests_per_s,
+            l.goodput.map(|g| format!("{:.0}%", 100.0 * g)).unwrap_or("-".into())
+        )
+    };
+    for &rate in &a.request_rate {
+        let l = open_loop(engine.as_ref(), &plan, &arrivals(rate), &settings)?;
+        report(&l);
+        levels.push(l);
+    }
+    let mut max_rate = None;
+    if a.find_max_rate {
+        let start = a.request_rate.first().copied().unwrap_or(0.25);
+        let (found, rate) = find_max_rate(engine.as_ref(), &plan, &arrivals(start), &settings, a.goodput_target, 4, report)?;
+        levels.extend(found);
+        max_rate = Some(rate);
+    }
     let rss = peak_rss_mib();
     print!("{}", render_table(&levels));
+    match max_rate {
+        Some(Some(r)) => println!("max rate meeting the SLOs (goodput >= {:.0}%): {r:.3} requests/s", 100.0 * a.goodput_target),
+        Some(None) => println!("max rate: even the first rate missed the SLOs; start lower with --request-rate"),
+        None => {}
+    }
     println!(
         "load {:.1}s, peak RSS {}, {} on {} ({} threads)",
         info.load_ms / 1000.0,
@@ -193,6 +259,8 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
             "shared_prefix_tokens": a.shared_prefix_tokens,
             "slo_ttft_ms": plan.slo_ttft_ms,
             "slo_e2e_ms": plan.slo_e2e_ms,
+            "burstiness": (!a.request_rate.is_empty() || a.find_max_rate).then_some(a.burstiness),
+            "max_rate": max_rate.flatten(),
             "peak_rss_mib": rss,
             "gpu_memory_mib": gpu_memory_mib(),
             "levels": levels,

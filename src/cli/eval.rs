@@ -7,6 +7,7 @@ use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::{Case, Dataset};
 use crate::run::manifest::{DatasetRef, Manifest};
+use crate::run::shard::Shard;
 use crate::run::{EvalSettings, prepare, run_eval};
 use crate::score::{ScoreOptions, Scorer};
 use crate::summary::render_table;
@@ -51,25 +52,17 @@ pub struct EvalArgs {
     /// pass@1, pass@N, pass^N (all N right) and how consistent the outputs are.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repeats: u32,
+    /// Run shard K of N: the cases whose id hashes to K (after the filters above), recorded in
+    /// the manifest; `fgbench merge` joins the N shard runs into one.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
 
-/// The cases a run covers: category filter, at most `per_category` of each, then limit, in
-/// file order.
+/// The cases a run covers (see [`crate::dataset::select`]).
 pub fn select_cases(ds: &Dataset, categories: &[String], limit: Option<usize>, per_category: Option<usize>) -> Result<Vec<Case>, Error> {
-    for c in categories {
-        if !ds.cases.iter().any(|x| &x.category == c) {
-            return Err(Error::Usage(format!("--categories: `{c}` is not a category of {}", ds.path.display())));
-        }
-    }
-    let mut taken: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
-    let selected = ds.cases.iter().filter(|c| categories.is_empty() || categories.contains(&c.category)).filter(|c| {
-        let n = taken.entry(c.category.as_str()).or_default();
-        *n += 1;
-        per_category.is_none_or(|k| *n <= k)
-    });
-    Ok(selected.take(limit.unwrap_or(usize::MAX)).cloned().collect())
+    crate::dataset::select(ds, categories, limit, per_category).map_err(Error::Usage)
 }
 
 /// One evaluation: what `eval` does, and `before-after` twice.
@@ -87,6 +80,7 @@ pub struct EvalJob<'a> {
     pub prompt_style: PromptStyle,
     pub scorer: Scorer,
     pub repeats: usize,
+    pub shard: Option<Shard>,
 }
 
 /// Loads the model, runs (or resumes) the cases into `out`, and prints the summary.
@@ -94,7 +88,10 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     if job.concurrency == 0 {
         return Err(Error::Usage("--concurrency must be at least 1".into()));
     }
-    let cases = select_cases(job.dataset, job.categories, job.limit, job.per_category)?;
+    let mut cases = select_cases(job.dataset, job.categories, job.limit, job.per_category)?;
+    if let Some(shard) = job.shard {
+        cases.retain(|c| shard.holds(&c.id));
+    }
     let model = job.model.resolve(job.engine)?;
     eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
     let engine = job.engine.load(&model, job.concurrency)?;
@@ -118,6 +115,7 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     );
     manifest.scoring = opts.clone();
     manifest.repeats = job.repeats;
+    manifest.shard = job.shard;
     let existing = prepare(job.out, &manifest, job.resume)?;
     let run =
         EvalSettings { generation: settings, style: job.prompt_style, concurrency: job.concurrency, scoring: opts, repeats: job.repeats };
@@ -173,6 +171,7 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         prompt_style: a.prompt_style,
         scorer: a.scorer,
         repeats: a.repeats as usize,
+        shard: a.shard,
     };
     let outcome = evaluate(&job)?;
     if let Some(dir) = &a.report {

@@ -8,6 +8,7 @@ mod datasets;
 mod engine_args;
 mod eval;
 mod gate;
+mod merge;
 mod models;
 mod parity;
 mod render;
@@ -47,6 +48,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Run a model over a dataset: render, generate, parse, score; resumable run records.
     Eval(eval::EvalArgs),
+    /// Join the shard runs of `eval --shard K/N` (made on several machines) into one run.
+    Merge(merge::MergeArgs),
     /// Did the fine-tune help? Evaluate a model before and after fine-tuning (base vs base +
     /// adapter, or two checkpoints) on held-out cases, compare them paired, write the report.
     BeforeAfter(before_after::BeforeAfterArgs),
@@ -70,6 +73,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Score(a) => score::run(a),
         Command::Datasets(c) => datasets::run(c),
         Command::Eval(a) => eval::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::BeforeAfter(a) => before_after::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),

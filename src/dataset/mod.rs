@@ -138,3 +138,20 @@ pub fn write_cases(path: &Path, cases: &[Case]) -> std::io::Result<()> {
     }
     crate::fsutil::write_atomic(path, text.as_bytes())
 }
+
+/// The cases a run covers: category filter, at most `per_category` of each, then `limit`, in
+/// file order.
+pub fn select(ds: &Dataset, categories: &[String], limit: Option<usize>, per_category: Option<usize>) -> Result<Vec<Case>, String> {
+    for c in categories {
+        if !ds.cases.iter().any(|x| &x.category == c) {
+            return Err(format!("--categories: `{c}` is not a category of {}", ds.path.display()));
+        }
+    }
+    let mut taken: std::collections::HashMap<&str, usize> = std::collections::HashMap::new();
+    let selected = ds.cases.iter().filter(|c| categories.is_empty() || categories.contains(&c.category)).filter(|c| {
+        let n = taken.entry(c.category.as_str()).or_default();
+        *n += 1;
+        per_category.is_none_or(|k| *n <= k)
+    });
+    Ok(selected.take(limit.unwrap_or(usize::MAX)).cloned().collect())
+}

@@ -5,6 +5,8 @@
 //! TTFT, the last `<end_function_call>` and the total (see the engine). A level's wall time
 //! runs from handing the first measured request to a worker until the last one returns.
 
+pub mod open_loop;
+
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -54,7 +56,11 @@ fn estimate(v: &[f64], q: f64) -> Option<Estimate> {
 /// The numbers of one concurrency level.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LevelResult {
+    /// Requests in flight (closed loop), or the most that were at once (open loop).
     pub concurrency: usize,
+    /// Open loop: the offered arrival rate, requests/s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_rate: Option<f64>,
     pub requests: usize,
     /// Requests / concurrency: how many times the level's slots were filled.
     pub waves: f64,
@@ -83,7 +89,7 @@ pub struct LevelResult {
     pub harness_overhead: Option<f64>,
 }
 
-fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &BenchPlan) -> LevelResult {
+pub(crate) fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &BenchPlan) -> LevelResult {
     let col = |f: &dyn Fn(&Completion) -> Option<f64>| done.iter().filter_map(f).collect::<Vec<f64>>();
     let total = col(&|c| c.timings.total_ms);
     let ttft = col(&|c| c.timings.ttft_ms);
@@ -106,6 +112,7 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
         .or_else(|| (waves < 2.0).then(|| format!("{waves:.1} waves: the level is mostly ramp-up and drain; raise --requests-per-level")));
     LevelResult {
         concurrency,
+        request_rate: None,
         requests: done.len(),
         waves,
         note,
@@ -128,7 +135,7 @@ fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &Ben
 
 /// Runs `prompts` through `engine` with `workers` requests in flight; returns the
 /// completions and the wall time.
-fn drive(
+pub(crate) fn drive(
     engine: &dyn Engine,
     prompts: &[&str],
     workers: usize,
@@ -206,6 +213,7 @@ pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.write_record([
         "concurrency",
+        "request_rate",
         "requests",
         "waves",
         "wall_s",
@@ -228,6 +236,7 @@ pub fn to_csv(levels: &[LevelResult]) -> Result<String, csv::Error> {
     for l in levels {
         w.write_record([
             l.concurrency.to_string(),
+            f(l.request_rate),
             l.requests.to_string(),
             format!("{:.1}", l.waves),
             format!("{:.3}", l.wall_s),
@@ -256,7 +265,7 @@ pub fn render_table(levels: &[LevelResult]) -> String {
     };
     let f = |v: Option<f64>, d: usize| v.map(|x| format!("{x:.d$}")).unwrap_or_else(|| "-".into());
     let mut o = format!(
-        "{:>4} {:>5} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+        "{:>9} {:>5} {:>5} {:>8} {:>9} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
         "conc",
         "reqs",
         "waves",
@@ -272,8 +281,11 @@ pub fn render_table(levels: &[LevelResult]) -> String {
     );
     for l in levels {
         o.push_str(&format!(
-            "{:>4} {:>5} {:>5.1} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
-            l.concurrency,
+            "{:>9} {:>5} {:>5.1} {:>8.3} {:>9.1} {:>18} {:>18} {:>18} {:>9} {:>8} {:>7} {:>8}\n",
+            match l.request_rate {
+                Some(r) => format!("{r:.2}/s"),
+                None => l.concurrency.to_string(),
+            },
             l.requests,
             l.waves,
             l.requests_per_s,
@@ -289,7 +301,10 @@ pub fn render_table(levels: &[LevelResult]) -> String {
     }
     for l in levels {
         if let Some(n) = &l.note {
-            o.push_str(&format!("note: concurrency {}: {n}\n", l.concurrency));
+            match l.request_rate {
+                Some(r) => o.push_str(&format!("note: {r}/s: {n}\n")),
+                None => o.push_str(&format!("note: concurrency {}: {n}\n", l.concurrency)),
+            }
         }
     }
     o

@@ -66,6 +66,12 @@ pub struct Manifest {
     pub scoring: ScoreOptions,
     pub dataset: DatasetRef,
     pub host: Host,
+    /// `--shard K/N`: this run holds only the cases of shard K.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<super::shard::Shard>,
+    /// The shard runs `fgbench merge` joined into this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged_from: Vec<String>,
 }
 
 impl Manifest {
@@ -92,6 +98,8 @@ impl Manifest {
             scoring: ScoreOptions::default(),
             dataset,
             host: Host::detect(),
+            shard: None,
+            merged_from: Vec::new(),
         }
     }
 
@@ -105,6 +113,7 @@ impl Manifest {
             "prompt_style": self.prompt_style,
             "dataset": self.dataset.sha256,
             "categories": self.dataset.categories,
+            "shard": self.shard,
         })
     }
 

@@ -2,6 +2,8 @@
 //! killed run resumes where it stopped.
 
 pub mod manifest;
+pub mod merge;
+pub mod shard;
 pub mod timing;
 
 use std::collections::{HashMap, HashSet};
