@@ -17,7 +17,8 @@ pub struct ServeArgs {
     /// The Unix socket to listen on (created 0600; a stale one is replaced).
     #[arg(long)]
     pub socket: PathBuf,
-    /// A model to load at start, `NAME=SOURCE` (SOURCE as for eval --model); repeat for A/B.
+    /// A model to load at start, `NAME=SOURCE` (SOURCE as for eval --model, or a served
+    /// deployment's URL(s), `http://host:port[,http://...]`, for --engine openai); repeat for A/B.
     #[arg(long = "model", value_name = "NAME=SOURCE")]
     pub models: Vec<String>,
     /// Requests accepted at once (running or waiting; a load counts, a `compare` once per
@@ -89,9 +90,14 @@ fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: O
         return m;
     }
     let mut e = engine_args.clone();
+    if crate::engine::openai::is_endpoint(source) {
+        // A served deployment, loaded by name like a local model: its replicas' URLs.
+        e.engine = EngineKind::Openai;
+        e.endpoints = source.split(',').map(str::to_string).collect();
+    }
     if let Some(name) = engine {
         e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true)
-            .map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp or mistralrs)")))?;
+            .map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp, mistralrs or openai)")))?;
     }
     let m = ModelArgs { model: source.to_string(), adapter: adapter.map(PathBuf::from), offline }.resolve(&e)?;
     let engine = e.load(&m, 32)?;

@@ -46,6 +46,11 @@ impl LoadPolicy {
         if source.starts_with("mock:") || self.startup_sources.iter().any(|s| s == source) {
             return Ok(allowed);
         }
+        if crate::engine::openai::is_endpoint(source) {
+            // The server would connect wherever a client says: only deployments named at
+            // start-up.
+            return Err(format!("`{source}`: a served deployment can be loaded only when named at start-up (--model NAME=URL)"));
+        }
         if source == "demo" {
             if self.allow_fetch || crate::models::demo::is_cached() {
                 return Ok(allowed);

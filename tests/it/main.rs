@@ -13,6 +13,8 @@ mod gate;
 mod golden;
 #[cfg(feature = "llamacpp")]
 mod llamacpp;
+#[cfg(feature = "llamacpp")]
+mod remote;
 mod report;
 mod serve;
 mod serve_attack;

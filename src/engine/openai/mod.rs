@@ -17,10 +17,15 @@ use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{CALLS_DONE, Completion, Engine, EngineError, EngineInfo, GenerationSettings, Request, Tracker};
+use super::{Completion, Engine, EngineError, EngineInfo, GenerationSettings, Request, Tracker};
 use crate::codec::tokens::BOS;
 use fleet::{Fleet, Lease, backoff};
 use wire::{Chunk, RawPrompt, ToolCalls};
+
+/// Whether a model source names a served deployment (`http://host:port[,http://...]`).
+pub fn is_endpoint(source: &str) -> bool {
+    source.starts_with("http://") || source.starts_with("https://")
+}
 
 /// What a remote request sends.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
@@ -389,9 +394,10 @@ impl OpenAiEngine {
                 }
             }
             finish = choice.finish_reason.or(finish);
-            if settings.stop_after_calls && tracker.calls_finished() {
-                // Dropping the stream closes the connection: the server stops generating.
-                finish = Some(CALLS_DONE.into());
+            // The text rules (stop sequences, the stop after the calls); dropping the stream
+            // closes the connection, which stops the server.
+            if let Some(reason) = tracker.stop_reason(settings).filter(|r| *r != "length") {
+                finish = Some(reason.into());
                 break;
             }
         }

@@ -49,7 +49,7 @@ fn sampling(model: &str, s: &GenerationSettings) -> serde_json::Map<String, Valu
     body
 }
 
-/// `POST /v1/completions` with fgbench's prompt and stop sequences. FunctionGemma's control
+/// `POST /v1/completions` with fgbench's prompt. FunctionGemma's control
 /// tokens must come back as text: vLLM keeps them with `skip_special_tokens: false`,
 /// llama-server with `preserved_tokens`.
 pub fn completion_body(model: &str, prompt: &RawPrompt, s: &GenerationSettings) -> Value {
@@ -61,8 +61,9 @@ pub fn completion_body(model: &str, prompt: &RawPrompt, s: &GenerationSettings) 
             RawPrompt::Text(t) => json!(t),
         },
     );
-    let stops: Vec<&String> = if s.ignore_eos { Vec::new() } else { s.stop_sequences.iter().collect() };
-    body.insert("stop".into(), json!(stops));
+    // fgbench applies the stop sequences to the streamed text itself: a server holds back
+    // text that could begin one and drops it when the length limit ends the answer first,
+    // so server-side stops would cut answers short of what the model wrote.
     body.insert("skip_special_tokens".into(), false.into());
     body.insert("spaces_between_special_tokens".into(), false.into());
     let preserved: Vec<&str> = CONTROL_TOKENS.iter().copied().chain([END_TURN]).collect();
@@ -307,7 +308,7 @@ mod tests {
         assert_eq!(b["temperature"], 0.0);
         assert_eq!(b["stream"], true);
         assert_eq!(b["max_tokens"], 128);
-        assert_eq!(b["stop"], json!(["<end_of_turn>", "<start_function_response>"]));
+        assert!(b.get("stop").is_none(), "stops are applied by fgbench");
         assert!(b["preserved_tokens"].as_array().unwrap().iter().any(|t| t == "<end_function_call>"));
         let ids = completion_body("m", &RawPrompt::Tokens(vec![2, 5]), &settings());
         assert_eq!(ids["prompt"], json!([2, 5]));
