@@ -5,6 +5,9 @@
 # parity of the two on the same GGUF.
 #
 #   scripts/remote-bench.sh [DATASET] [CASES_AT_1] [CASES_AT_8]
+#
+# EXTRA="--ignore-eos --max-new-tokens 64" makes both sides generate the same number of
+# tokens per case, so cases/s compares the same work whatever the completions.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DS=${1:-datasets/app/test.jsonl}
@@ -25,7 +28,8 @@ until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 0.2; done
 run() { # NAME CONCURRENCY LIMIT ENGINE-FLAGS...
   local name=$1 c=$2 n=$3
   shift 3
-  $FG eval --dataset "$DS" --limit "$n" --concurrency "$c" --scorer exact --out "$work/$name" "$@" | grep '^run:' | sed "s/^/$name: /"
+  # shellcheck disable=SC2086
+  $FG eval --dataset "$DS" --limit "$n" --concurrency "$c" --scorer exact --out "$work/$name" ${EXTRA:-} "$@" | grep '^run:' | sed "s/^/$name: /"
 }
 for c in 1 8; do
   n=$([[ $c == 1 ]] && echo "$N1" || echo "$N8")

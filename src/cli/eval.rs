@@ -179,7 +179,11 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         let written = crate::report::write_report(&[run], false, Some(&ds), crate::compare::Allow::default(), dir)?;
         println!("report: {}", written.index.display());
     }
-    Ok(if outcome.failed > 0 { crate::error::EXIT_FAILURE } else { 0 })
+    Ok(match outcome.failed {
+        0 => 0,
+        _ if outcome.failed_unsupported => crate::error::EXIT_BAD_INPUT,
+        _ => crate::error::EXIT_FAILURE,
+    })
 }
 
 fn fmt_ms(v: Option<f64>) -> String {

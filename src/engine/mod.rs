@@ -260,6 +260,8 @@ impl EngineError {
             EngineError::ServerParser { .. } => "server_parser",
             EngineError::Http { .. } => "server_unavailable",
             EngineError::Canceled => "canceled",
+            // A setting or prompt the engine cannot run (past the context): bad input.
+            EngineError::Unsupported(_) => "unsupported",
             _ => "engine_failure",
         }
     }

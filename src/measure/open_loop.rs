@@ -31,7 +31,8 @@ impl Arrivals {
     /// The send times, from the start: gaps drawn from a gamma distribution with mean
     /// 1 / rate.
     pub fn schedule(&self) -> Result<Vec<Duration>, String> {
-        if !(self.rate.is_finite() && self.rate > 0.0) || !(self.burstiness.is_finite() && self.burstiness > 0.0) {
+        let positive = |v: f64| v.is_finite() && v > 0.0;
+        if !positive(self.rate) || !positive(self.burstiness) {
             return Err(format!("--request-rate {} and --burstiness {} must be positive", self.rate, self.burstiness));
         }
         let gaps = Gamma::new(self.burstiness, 1.0 / (self.rate * self.burstiness)).map_err(|e| e.to_string())?;

@@ -142,6 +142,8 @@ pub struct EvalOutcome {
     pub resumed: usize,
     /// Cases the engine failed this time (recorded with the reason; `--resume` redoes them).
     pub failed: usize,
+    /// Whether every one of them failed for a setting the engine cannot run (bad input).
+    pub failed_unsupported: bool,
 }
 
 /// The latest prediction of every (case, repeat): a case that failed and was run again by
@@ -273,8 +275,10 @@ pub fn run_eval(
     let answered: Vec<Prediction> = new_preds.iter().filter(|p| p.failure.is_none()).cloned().collect();
     let timing = timing::run_timing(&answered, workers, wall_s, load_s, harness_s);
     let summary = write_results(cases, &results, out, Some(&timing))?;
-    let failed = new_preds.iter().filter(|p| p.failure.is_some()).count();
-    Ok(EvalOutcome { summary, timing, generated: new_preds.len() - failed, resumed: existing.len(), failed })
+    let failures: Vec<&Failure> = new_preds.iter().filter_map(|p| p.failure.as_ref()).collect();
+    let failed_unsupported = failures.iter().all(|f| f.kind == "unsupported");
+    let failed = failures.len();
+    Ok(EvalOutcome { summary, timing, generated: new_preds.len() - failed, resumed: existing.len(), failed, failed_unsupported })
 }
 
 fn failed_prediction(id: &str, repeat: u32, e: EngineError) -> Prediction {

@@ -595,7 +595,7 @@ fn bench_measures_every_level_and_writes_json_and_csv() {
     }
     let csv = std::fs::read_to_string(out.join("bench.csv")).unwrap();
     assert_eq!(csv.lines().count(), 3);
-    assert!(csv.starts_with("concurrency,requests,waves,wall_s,requests_per_s"));
+    assert!(csv.starts_with("concurrency,request_rate,requests,waves,wall_s,requests_per_s"));
     assert!(stdout(&o).contains("peak RSS"), "{}", stdout(&o));
     // Fewer requests than slots: measured, and said.
     let o = fgbench(&[

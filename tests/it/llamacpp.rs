@@ -241,12 +241,14 @@ fn llama_engine_errors_name_what_is_wrong() {
     let o = eval("llamacpp", fake.to_str().unwrap(), &dir.path().join("d"), &["--limit", "1"]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("fake.gguf"), "{}", stderr(&o));
-    // A prompt that cannot fit the context: refused as bad input (exit 2), naming the case,
-    // and the predictions written before it are kept.
+    // A prompt that cannot fit the context: recorded as failed for that reason, named in the
+    // message, and the run exits as for bad input (2).
     let e = dir.path().join("e");
     let o = eval("llamacpp", &gguf(), &e, &["--limit", "1", "--ctx-per-seq", "64"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    assert!(stderr(&o).contains("case `demo_simple_0`") && stderr(&o).contains("exceeds the context"), "{}{}", stdout(&o), stderr(&o));
+    assert!(stderr(&o).contains("`demo_simple_0`") && stderr(&o).contains("exceeds the context"), "{}{}", stdout(&o), stderr(&o));
+    let failed = lines(&e.join("predictions.jsonl"));
+    assert_eq!(failed[0]["failure"]["kind"], "unsupported", "{}", failed[0]);
 }
 
 #[test]
