@@ -181,6 +181,17 @@ impl EngineArgs {
         }
     }
 
+    /// These flags for a model source: a served deployment's URL(s)
+    /// (`http://host:port[,http://...]`) selects the openai engine with those endpoints.
+    pub fn for_source(&self, source: &str) -> EngineArgs {
+        let mut e = self.clone();
+        if crate::engine::openai::is_endpoint(source) {
+            e.engine = EngineKind::Openai;
+            e.endpoints = source.split(',').map(str::to_string).collect();
+        }
+        e
+    }
+
     /// What to load, as the engine layer takes it.
     pub fn spec(&self) -> EngineSpec {
         EngineSpec {

@@ -92,10 +92,12 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     if let Some(shard) = job.shard {
         cases.retain(|c| shard.holds(&c.id));
     }
-    let model = job.model.resolve(job.engine)?;
+    // `--model http://host:port` is a served deployment: the openai engine with that endpoint.
+    let engine_args = job.engine.for_source(&job.model.model);
+    let model = job.model.resolve(&engine_args)?;
     eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
-    let engine = job.engine.load(&model, job.concurrency)?;
-    let settings = job.engine.generation();
+    let engine = engine_args.load(&model, job.concurrency)?;
+    let settings = engine_args.generation();
     let opts = ScoreOptions { scorer: job.scorer, ..ScoreOptions::default() };
     let mut manifest = Manifest::new(
         model,

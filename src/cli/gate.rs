@@ -18,7 +18,8 @@ pub struct GateArgs {
     /// both alike), instead of reading stored runs.
     #[arg(long, requires_all = ["baseline_model", "current_model"])]
     pub interleaved: bool,
-    /// Interleaved mode: the baseline model (same sources as `eval --model`).
+    /// Interleaved mode: the baseline model (same sources as `eval --model`, or a served
+    /// deployment's URL, run through the openai engine).
     #[arg(long)]
     pub baseline_model: Option<String>,
     #[arg(long)]
@@ -127,10 +128,12 @@ fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::Gat
     use super::engine_args::ModelArgs;
     let ds = crate::dataset::Dataset::load(&a.dataset)?;
     let cases = super::eval::select_cases(&ds, &[], a.limit, None)?;
+    // Either model may be a served deployment's URL: then it runs through the openai engine.
     let load = |model: &Option<String>, adapter: &Option<PathBuf>| -> Result<Box<dyn crate::engine::Engine>, Error> {
-        let m = ModelArgs { model: model.clone().expect("clap requires it"), adapter: adapter.clone(), offline: a.offline }
-            .resolve(&a.engine)?;
-        a.engine.load(&m, 1)
+        let source = model.clone().expect("clap requires it");
+        let engine = a.engine.for_source(&source);
+        let m = ModelArgs { model: source, adapter: adapter.clone(), offline: a.offline }.resolve(&engine)?;
+        engine.load(&m, 1)
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);
     let scoring = crate::score::ScoreOptions { scorer: a.allow.scorer.unwrap_or_default(), ..Default::default() };

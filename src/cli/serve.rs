@@ -89,12 +89,8 @@ fn load(engine_args: &EngineArgs, source: &str, engine: Option<&str>, adapter: O
     if let Some(m) = mock(source) {
         return m;
     }
-    let mut e = engine_args.clone();
-    if crate::engine::openai::is_endpoint(source) {
-        // A served deployment, loaded by name like a local model: its replicas' URLs.
-        e.engine = EngineKind::Openai;
-        e.endpoints = source.split(',').map(str::to_string).collect();
-    }
+    // A served deployment is loaded by name like a local model: its replicas' URLs.
+    let mut e = engine_args.for_source(source);
     if let Some(name) = engine {
         e.engine = <EngineKind as clap::ValueEnum>::from_str(name, true)
             .map_err(|_| Error::Usage(format!("unknown engine `{name}` (llamacpp, mistralrs or openai)")))?;

@@ -537,3 +537,42 @@ fn on_the_demo_model_raw_mode_is_token_for_token_the_local_engine() {
     let served = &v["variants"][0];
     assert_eq!(served["identical"], 3, "{v}");
 }
+
+#[test]
+fn gate_interleaved_measures_a_local_checkpoint_against_its_deployment() {
+    let server = Server::start(&gguf(), free_port(), 1);
+    let url = server.url();
+    let dir = tempfile::tempdir().unwrap();
+    let junit = dir.path().join("junit.xml");
+    let gguf = gguf();
+    let o = fgbench(&[
+        "gate",
+        "--interleaved",
+        "--baseline-model",
+        gguf.to_str().unwrap(),
+        "--current-model",
+        &url,
+        "--dataset",
+        &repo_file("datasets/demo.jsonl"),
+        "--limit",
+        "6",
+        "--max-new-tokens",
+        "12",
+        "--json",
+        "--junit",
+        junit.to_str().unwrap(),
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap_or_else(|e| panic!("{e}: {}{}", stdout(&o), stderr(&o)));
+    // The same weights on both sides: the accuracy check cannot fail, whatever the timing does.
+    let checks = v["checks"].as_array().unwrap();
+    let accuracy = checks.iter().find(|c| c["metric"].as_str().is_some_and(|m| m.contains("accuracy"))).unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(accuracy["baseline"], accuracy["current"], "{v}");
+    assert_ne!(accuracy["decision"], "fail", "{v}");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testsuite"));
+    // And `eval --model URL` is the openai engine on that endpoint.
+    let out = dir.path().join("r");
+    let o = eval(&["--model", &url], &out, &["--limit", "2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["engine"]["engine"], "openai");
+}
