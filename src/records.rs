@@ -73,14 +73,14 @@ pub struct Prediction {
 /// An engine failure recorded in place of an answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
-    /// `server_unavailable`, `server_parser`, `unsupported` (a prompt past the context),
-    /// `engine_failure`.
+    /// `server_unavailable` (down, 5xx, 429, stalled), `server_refused` (another 4xx),
+    /// `server_parser`, `unsupported` (a prompt past the context), `engine_failure`.
     pub kind: String,
     pub message: String,
 }
 
 /// The kinds of [`Failure`], as `EngineError::kind` names them.
-pub const FAILURE_KINDS: [&str; 5] = ["server_unavailable", "server_parser", "engine_failure", "unsupported", "canceled"];
+pub const FAILURE_KINDS: [&str; 6] = ["server_unavailable", "server_refused", "server_parser", "engine_failure", "unsupported", "canceled"];
 
 impl Failure {
     /// The failure a result record was scored from, if it was one.

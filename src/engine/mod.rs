@@ -258,6 +258,9 @@ impl EngineError {
     pub fn kind(&self) -> &'static str {
         match self {
             EngineError::ServerParser { .. } => "server_parser",
+            // The server refused this request (bad model name, auth, a prompt too long for
+            // it): retrying will not help; anything else is the server being unavailable.
+            EngineError::Http { status: Some(s), .. } if (400..500).contains(s) && *s != 429 => "server_refused",
             EngineError::Http { .. } => "server_unavailable",
             EngineError::Canceled => "canceled",
             // A setting or prompt the engine cannot run (past the context): bad input.
@@ -539,6 +542,22 @@ mod tests {
         assert_eq!(completed_at.len(), 2);
         assert!(completed_at[0].0 >= first_end && completed_at[0].0 < first_end + 3, "{completed_at:?}");
         assert_eq!(completed_at[1].0, text.len());
+    }
+
+    #[test]
+    fn failure_kinds_tell_a_refusal_from_an_unavailable_server() {
+        let http = |status| EngineError::Http { endpoint: "http://x".into(), status, message: String::new() };
+        assert_eq!(http(Some(404)).kind(), "server_refused");
+        assert_eq!(http(Some(401)).kind(), "server_refused");
+        assert_eq!(http(Some(429)).kind(), "server_unavailable", "rate limited: try again later");
+        assert_eq!(http(Some(503)).kind(), "server_unavailable");
+        assert_eq!(http(None).kind(), "server_unavailable");
+        assert_eq!(EngineError::Unsupported("too long".into()).kind(), "unsupported");
+        assert!(
+            ["server_refused", "server_unavailable", "unsupported", "engine_failure", "server_parser", "canceled"]
+                .iter()
+                .all(|k| crate::records::FAILURE_KINDS.contains(k))
+        );
     }
 
     fn clock(text: &str) -> CallClock {

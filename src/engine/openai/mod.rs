@@ -220,10 +220,10 @@ impl OpenAiEngine {
                     out.push(s);
                     continue;
                 }
-                Ok((401 | 403, body)) => {
+                Ok((status @ (401 | 403), body)) => {
                     return Err(http(
                         base,
-                        Some(401),
+                        Some(status),
                         format!("authentication refused (set ${} to the server's API key): {body}", self.opts.api_key_env),
                     ));
                 }
