@@ -1,12 +1,11 @@
 //! The one engine factory: what to load, as plain data ([`EngineSpec`], from the CLI's
 //! flags, a serve `load` request or a parity variant), and [`load`], which makes the engine.
 
-use std::time::Duration;
-
 use serde::{Deserialize, Serialize};
 
 use super::mistral::{Dtype, Isq, MistralEngine, MistralOptions};
-use super::openai::{OpenAiEngine, OpenAiOptions, RemoteMode};
+use super::openai::OpenAiEngine;
+pub use super::openai::RemoteSpec;
 use super::{Engine, EngineError, EngineKind, KvLayout, PrefixCacheSetting};
 use crate::models::ResolvedModel;
 
@@ -29,29 +28,10 @@ pub struct EngineSpec {
     pub remote: RemoteSpec,
 }
 
-/// A served deployment (`--engine openai`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RemoteSpec {
-    pub endpoints: Vec<String>,
-    pub mode: RemoteMode,
-    pub served_model: Option<String>,
-    pub api_key_env: String,
-    pub connect_timeout_s: f64,
-    pub read_timeout_s: f64,
-    pub retries: u32,
-}
-
 impl EngineSpec {
     pub fn prefix_setting(&self) -> Result<PrefixCacheSetting, EngineError> {
         self.prefix_cache.as_deref().map_or(Ok(PrefixCacheSetting::On), |s| s.parse().map_err(EngineError::Unsupported))
     }
-}
-
-fn seconds(flag: &str, s: f64) -> Result<Duration, EngineError> {
-    Duration::try_from_secs_f64(s)
-        .ok()
-        .filter(|d| !d.is_zero() && d.as_secs() <= 86_400)
-        .ok_or_else(|| EngineError::Unsupported(format!("{flag} {s}: expected seconds between 0 and 86400")))
 }
 
 /// Loads the engine `spec` names for a model resolved for it, sized for `concurrency`
@@ -68,18 +48,7 @@ pub fn load(spec: &EngineSpec, model: &ResolvedModel, concurrency: usize) -> Res
 }
 
 fn load_remote(spec: &EngineSpec, concurrency: usize) -> Result<Box<dyn Engine>, EngineError> {
-    let r = &spec.remote;
-    let opts = OpenAiOptions {
-        endpoints: r.endpoints.clone(),
-        mode: r.mode,
-        served_model: r.served_model.clone(),
-        api_key_env: r.api_key_env.clone(),
-        connect_timeout: seconds("--connect-timeout-s", r.connect_timeout_s)?,
-        read_timeout: seconds("--read-timeout-s", r.read_timeout_s)?,
-        retries: r.retries,
-        max_sequences: spec.max_seqs.unwrap_or(concurrency.max(1)),
-    };
-    Ok(Box::new(OpenAiEngine::connect(opts)?))
+    Ok(Box::new(OpenAiEngine::connect(spec.remote.clone(), spec.max_seqs.unwrap_or(concurrency.max(1)))?))
 }
 
 #[cfg(feature = "llamacpp")]

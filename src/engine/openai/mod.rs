@@ -38,22 +38,28 @@ pub enum RemoteMode {
     Chat,
 }
 
-#[derive(Clone, Debug)]
-pub struct OpenAiOptions {
+/// A served deployment (`--engine openai`), as the engine factory gets it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RemoteSpec {
     pub endpoints: Vec<String>,
     pub mode: RemoteMode,
     /// The `model` field; by default the first model the first endpoint lists.
     pub served_model: Option<String>,
     /// The environment variable holding the API key (sent as a bearer token when set).
     pub api_key_env: String,
-    pub connect_timeout: Duration,
+    pub connect_timeout_s: f64,
     /// The longest wait for a response to start, and between two streamed chunks.
-    pub read_timeout: Duration,
+    pub read_timeout_s: f64,
     /// Retries of a request that failed before anything streamed (connection errors, 429,
     /// 5xx, a stall), with back-off.
     pub retries: u32,
-    /// Requests the run keeps in flight (recorded, not enforced: the server batches).
-    pub max_sequences: usize,
+}
+
+fn seconds(flag: &str, s: f64) -> Result<Duration, EngineError> {
+    Duration::try_from_secs_f64(s)
+        .ok()
+        .filter(|d| !d.is_zero() && d.as_secs() <= 86_400)
+        .ok_or_else(|| EngineError::Unsupported(format!("{flag} {s}: expected seconds between 0 and 86400")))
 }
 
 /// What the manifest records about a remote engine.
@@ -75,7 +81,10 @@ pub struct OpenAiEngine {
     rt: tokio::runtime::Runtime,
     client: reqwest::Client,
     fleet: Fleet,
-    opts: OpenAiOptions,
+    opts: RemoteSpec,
+    read_timeout: Duration,
+    /// Requests the run keeps in flight (recorded, not enforced: the server batches).
+    max_sequences: usize,
     model: String,
     api_key: Option<String>,
     /// Send token ids from the server's /tokenize rather than text.
@@ -118,8 +127,10 @@ fn describe(e: &reqwest::Error) -> String {
 impl OpenAiEngine {
     /// Connects to the endpoints and asks them what they serve. An endpoint that is down is
     /// not an error here: its requests fail (recorded per case) until it is back.
-    pub fn connect(opts: OpenAiOptions) -> Result<OpenAiEngine, EngineError> {
+    pub fn connect(opts: RemoteSpec, max_sequences: usize) -> Result<OpenAiEngine, EngineError> {
         let t0 = Instant::now();
+        let connect_timeout = seconds("--connect-timeout-s", opts.connect_timeout_s)?;
+        let read_timeout = seconds("--read-timeout-s", opts.read_timeout_s)?;
         let fleet = Fleet::new(&opts.endpoints).map_err(EngineError::Unsupported)?;
         let api_key = std::env::var(&opts.api_key_env).ok().filter(|k| !k.is_empty());
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -129,7 +140,7 @@ impl OpenAiEngine {
             .build()
             .map_err(|e| EngineError::Generate(format!("HTTP runtime: {e}")))?;
         let client = reqwest::Client::builder()
-            .connect_timeout(opts.connect_timeout)
+            .connect_timeout(connect_timeout)
             .pool_idle_timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| EngineError::Generate(format!("HTTP client: {}", describe(&e))))?;
@@ -139,6 +150,8 @@ impl OpenAiEngine {
             fleet,
             model: opts.served_model.clone().unwrap_or_default(),
             opts,
+            read_timeout,
+            max_sequences,
             api_key,
             token_prompts: false,
             info: EngineInfo::default(),
@@ -169,7 +182,7 @@ impl OpenAiEngine {
             dtype: "remote".into(),
             device: remote.endpoints.join(","),
             backend_feature: "http".into(),
-            max_sequences: engine.opts.max_sequences,
+            max_sequences: engine.max_sequences,
             load_ms: t0.elapsed().as_secs_f64() * 1000.0,
             build: reachable.first().and_then(|s| s.get("build")).and_then(|b| b.as_str()).map(String::from),
             remote: Some(remote),
@@ -192,12 +205,12 @@ impl OpenAiEngine {
 
     /// One JSON exchange with a short deadline (start-up questions, /tokenize).
     async fn json_call(&self, req: reqwest::RequestBuilder) -> Result<(u16, Value), String> {
-        let resp = tokio::time::timeout(self.opts.read_timeout, self.authorized(req).send())
+        let resp = tokio::time::timeout(self.read_timeout, self.authorized(req).send())
             .await
-            .map_err(|_| format!("no answer within {:.1} s", self.opts.read_timeout.as_secs_f64()))?
+            .map_err(|_| format!("no answer within {:.1} s", self.read_timeout.as_secs_f64()))?
             .map_err(|e| describe(&e))?;
         let status = resp.status().as_u16();
-        let body = tokio::time::timeout(self.opts.read_timeout, resp.bytes())
+        let body = tokio::time::timeout(self.read_timeout, resp.bytes())
             .await
             .map_err(|_| "the answer stalled".to_string())?
             .map_err(|e| describe(&e))?;
@@ -323,7 +336,7 @@ impl OpenAiEngine {
                 (format!("{base}/v1/chat/completions"), wire::chat_body(&self.model, messages, tools, settings))
             }
         };
-        let wait = self.opts.read_timeout;
+        let wait = self.read_timeout;
         let resp = match tokio::time::timeout(wait, self.authorized(self.client.post(&url).json(&body)).send()).await {
             Err(_) => return Err(Failure::retry(&url, format!("no response within the read timeout ({:.1} s)", wait.as_secs_f64()))),
             Ok(Err(e)) => return Err(Failure::retry(&url, describe(&e))),
