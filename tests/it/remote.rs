@@ -576,3 +576,22 @@ fn gate_interleaved_measures_a_local_checkpoint_against_its_deployment() {
     let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["engine"]["engine"], "openai");
 }
+
+#[test]
+fn replicas_share_the_requests() {
+    let server = Server::start(&gguf(), free_port(), 4);
+    // Two counting proxies in front of one server stand for two replicas.
+    let (a, seen_a) = fault_proxy(server.port, Vec::new());
+    let (b, seen_b) = fault_proxy(server.port, Vec::new());
+    let (url_a, url_b) = (format!("http://127.0.0.1:{a}"), format!("http://127.0.0.1:{b}"));
+    let dir = tempfile::tempdir().unwrap();
+    let o = eval(
+        &["--engine", "openai", "--endpoint", &url_a, "--endpoint", &url_b],
+        &dir.path().join("r"),
+        &["--limit", "12", "--concurrency", "4"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (na, nb) = (seen_a.load(Ordering::SeqCst), seen_b.load(Ordering::SeqCst));
+    assert_eq!(na + nb, 12, "one completion request per case");
+    assert!(na >= 3 && nb >= 3, "least outstanding first spreads them: {na} and {nb}");
+}
