@@ -12,6 +12,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
+/// Writes records as JSON lines to `path` atomically, streamed through the writer.
+pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> std::io::Result<()> {
+    write_atomic_with(path, |w| {
+        for r in records {
+            serde_json::to_writer(&mut *w, r)?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    })
+}
+
 /// Like [`write_atomic`], for content produced by a writer (buffered, seekable): nothing
 /// appears at `path` unless `write` succeeds; a failed write leaves no temporary file.
 pub fn write_atomic_with(

@@ -259,7 +259,7 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
             "shared_prefix_tokens": a.shared_prefix_tokens,
             "slo_ttft_ms": plan.slo_ttft_ms,
             "slo_e2e_ms": plan.slo_e2e_ms,
-            "burstiness": (!a.request_rate.is_empty() || a.find_max_rate).then_some(a.burstiness),
+            "burstiness": open.then_some(a.burstiness),
             "max_rate": max_rate.flatten(),
             "peak_rss_mib": rss,
             "gpu_memory_mib": gpu_memory_mib(),

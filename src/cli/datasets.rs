@@ -218,12 +218,7 @@ fn refuse_leaks(path: &std::path::Path, problems: Vec<String>) -> Result<(), Err
 }
 
 fn write_examples(out: &std::path::Path, examples: &[TrainExample]) -> Result<i32, Error> {
-    let mut text = String::new();
-    for e in examples {
-        text.push_str(&serde_json::to_string(e).expect("example serializes"));
-        text.push('\n');
-    }
-    crate::fsutil::write_atomic(out, text.as_bytes()).map_err(|source| Error::Write { path: out.to_path_buf(), source })?;
+    crate::fsutil::write_jsonl(out, examples).map_err(|source| Error::Write { path: out.to_path_buf(), source })?;
     let mut kinds = std::collections::BTreeMap::<&str, usize>::new();
     for e in examples {
         *kinds.entry(e.kind.as_str()).or_default() += 1;

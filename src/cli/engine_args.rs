@@ -162,11 +162,6 @@ pub struct EngineArgs {
 }
 
 impl EngineArgs {
-    /// `--prefix-cache`, on unless set.
-    pub fn prefix_setting(&self) -> PrefixCacheSetting {
-        self.prefix_cache.unwrap_or(PrefixCacheSetting::On)
-    }
-
     pub fn generation(&self) -> GenerationSettings {
         GenerationSettings {
             max_new_tokens: self.max_new_tokens,
@@ -200,7 +195,7 @@ impl EngineArgs {
             isq: self.isq,
             threads: self.threads,
             max_seqs: self.max_seqs,
-            prefix_cache: self.prefix_cache.map(|p| p.to_string()),
+            prefix_cache: self.prefix_cache,
             ctx_per_seq: self.ctx_per_seq,
             batch_tokens: self.batch_tokens,
             ubatch_tokens: self.ubatch_tokens,

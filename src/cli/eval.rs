@@ -143,15 +143,11 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
             .unwrap_or_default()
     );
     println!("records: {}", job.out.display());
-    if outcome.failed > 0 {
-        let first = crate::run::load_existing(&job.out.join(crate::run::PREDICTIONS))?
-            .into_iter()
-            .rev()
-            .find_map(|p| p.failure.map(|f| format!("`{}`: {}", p.id, f.message)))
-            .unwrap_or_default();
+    if let Some((id, last)) = outcome.failures.last() {
         eprintln!(
-            "fgbench: {} case(s) got no answer from the engine and are recorded as failed (the last: {first}); --resume runs them again",
-            outcome.failed
+            "fgbench: {} case(s) got no answer from the engine and are recorded as failed (the last: `{id}`: {}); --resume runs them again",
+            outcome.failures.len(),
+            last.message
         );
     }
     Ok(outcome)
@@ -181,10 +177,12 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         let written = crate::report::write_report(&[run], false, Some(&ds), crate::compare::Allow::default(), dir)?;
         println!("report: {}", written.index.display());
     }
-    Ok(match outcome.failed {
-        0 => 0,
-        _ if outcome.failed_unsupported => crate::error::EXIT_BAD_INPUT,
-        _ => crate::error::EXIT_FAILURE,
+    Ok(if outcome.failures.is_empty() {
+        0
+    } else if outcome.failed_unsupported() {
+        crate::error::EXIT_BAD_INPUT
+    } else {
+        crate::error::EXIT_FAILURE
     })
 }
 

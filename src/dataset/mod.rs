@@ -131,12 +131,7 @@ fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, Dataset
 
 /// Writes cases as canonical JSONL to `path` atomically (temp file, then rename).
 pub fn write_cases(path: &Path, cases: &[Case]) -> std::io::Result<()> {
-    let mut text = String::new();
-    for c in cases {
-        text.push_str(&serde_json::to_string(c).map_err(std::io::Error::other)?);
-        text.push('\n');
-    }
-    crate::fsutil::write_atomic(path, text.as_bytes())
+    crate::fsutil::write_jsonl(path, cases)
 }
 
 /// The cases a run covers: category filter, at most `per_category` of each, then `limit`, in

@@ -192,7 +192,9 @@ pub fn rust_target_features() -> String {
 
 /// `--prefix-cache`: reuse the KV of shared prompt prefixes. `on` (the engine's default
 /// capacity), `off`, or a capacity (llama.cpp: prefixes kept; mistral.rs: sequences).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// Serialized as the flag's word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
 pub enum PrefixCacheSetting {
     #[default]
     On,
@@ -208,6 +210,19 @@ impl PrefixCacheSetting {
             PrefixCacheSetting::Off => 0,
             PrefixCacheSetting::Capacity(n) => n,
         }
+    }
+}
+
+impl From<PrefixCacheSetting> for String {
+    fn from(p: PrefixCacheSetting) -> String {
+        p.to_string()
+    }
+}
+
+impl TryFrom<String> for PrefixCacheSetting {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
     }
 }
 

@@ -17,8 +17,8 @@ pub struct EngineSpec {
     pub isq: Option<Isq>,
     pub threads: Option<usize>,
     pub max_seqs: Option<usize>,
-    /// `on`, `off` or a capacity; `None` is on.
-    pub prefix_cache: Option<String>,
+    /// `None` is on.
+    pub prefix_cache: Option<PrefixCacheSetting>,
     pub ctx_per_seq: usize,
     pub batch_tokens: Option<usize>,
     pub ubatch_tokens: Option<usize>,
@@ -29,8 +29,8 @@ pub struct EngineSpec {
 }
 
 impl EngineSpec {
-    pub fn prefix_setting(&self) -> Result<PrefixCacheSetting, EngineError> {
-        self.prefix_cache.as_deref().map_or(Ok(PrefixCacheSetting::On), |s| s.parse().map_err(EngineError::Unsupported))
+    pub fn prefix_setting(&self) -> PrefixCacheSetting {
+        self.prefix_cache.unwrap_or_default()
     }
 }
 
@@ -74,7 +74,7 @@ fn load_llama(spec: &EngineSpec, model: &ResolvedModel, concurrency: usize) -> R
         lora: model.adapter.as_ref().map(|a| a.gguf.clone().unwrap_or_else(|| a.path.clone())),
         backend_sampling: spec.backend_sampling,
         kv_layout: spec.kv_layout,
-        prefix_cache: spec.prefix_setting()?.capacity(DEFAULT_PREFIXES),
+        prefix_cache: spec.prefix_setting().capacity(DEFAULT_PREFIXES),
     };
     Ok(Box::new(LlamaEngine::load(&model.path, &opts)?))
 }
@@ -94,7 +94,7 @@ fn load_mistral(spec: &EngineSpec, model: &ResolvedModel) -> Result<Box<dyn Engi
         dtype: spec.dtype.unwrap_or(defaults.dtype),
         isq: spec.isq,
         max_sequences: spec.max_seqs.unwrap_or(32),
-        prefix_cache: match spec.prefix_setting()? {
+        prefix_cache: match spec.prefix_setting() {
             PrefixCacheSetting::On => None,
             other => Some(other.capacity(0)),
         },

@@ -37,6 +37,11 @@ impl BenchPlan {
     pub fn requests_for(&self, concurrency: usize) -> usize {
         self.requests_per_level.unwrap_or_else(|| (DEFAULT_WAVES * concurrency).max(self.prompts.len() * self.repetitions))
     }
+
+    /// `n` prompts, the plan's cycled.
+    pub fn cycled(&self, n: usize) -> Vec<&str> {
+        self.prompts.iter().map(|(_, p)| p.as_str()).cycle().take(n).collect()
+    }
 }
 
 /// A statistic with its bootstrap 95% interval.
@@ -133,6 +138,41 @@ pub(crate) fn level_result(concurrency: usize, done: &[Completion], wall_s: f64,
     }
 }
 
+/// Completions gathered from several threads, and the first failure among them.
+pub(crate) struct Outcomes {
+    done: Mutex<Vec<Completion>>,
+    failure: Mutex<Option<EngineError>>,
+}
+
+impl Outcomes {
+    pub(crate) fn new(capacity: usize) -> Outcomes {
+        Outcomes { done: Mutex::new(Vec::with_capacity(capacity)), failure: Mutex::new(None) }
+    }
+
+    /// Keeps one request's result; false once any request has failed.
+    pub(crate) fn record(&self, r: Result<Completion, EngineError>) -> bool {
+        match r {
+            Ok(c) => self.done.lock().expect("done lock").push(c),
+            Err(e) => {
+                self.failure.lock().expect("failure lock").get_or_insert(e);
+            }
+        }
+        !self.failed()
+    }
+
+    pub(crate) fn failed(&self) -> bool {
+        self.failure.lock().expect("failure lock").is_some()
+    }
+
+    /// The completions, or the first failure.
+    pub(crate) fn finish(self) -> Result<Vec<Completion>, EngineError> {
+        match self.failure.into_inner().expect("failure lock") {
+            Some(e) => Err(e),
+            None => Ok(self.done.into_inner().expect("done lock")),
+        }
+    }
+}
+
 /// Runs `prompts` through `engine` with `workers` requests in flight; returns the
 /// completions and the wall time.
 pub(crate) fn drive(
@@ -141,24 +181,11 @@ pub(crate) fn drive(
     workers: usize,
     settings: &GenerationSettings,
 ) -> Result<(Vec<Completion>, f64), EngineError> {
-    let results = Mutex::new(Vec::with_capacity(prompts.len()));
-    let failure = Mutex::new(None);
+    let outcomes = Outcomes::new(prompts.len());
     let start = Instant::now();
-    crate::pool::for_each_index(prompts.len(), workers, |_, i| match engine.generate(prompts[i], settings) {
-        Ok(c) => {
-            results.lock().expect("results lock").push(c);
-            true
-        }
-        Err(e) => {
-            failure.lock().expect("failure lock").get_or_insert(e);
-            false
-        }
-    });
+    crate::pool::for_each_index(prompts.len(), workers, |_, i| outcomes.record(engine.generate(prompts[i], settings)));
     let wall = start.elapsed().as_secs_f64();
-    if let Some(e) = failure.into_inner().expect("failure lock") {
-        return Err(e);
-    }
-    Ok((results.into_inner().expect("results lock"), wall))
+    Ok((outcomes.finish()?, wall))
 }
 
 /// Measures every concurrency level of the plan.
@@ -168,13 +195,10 @@ pub fn bench(
     settings: &GenerationSettings,
     mut progress: impl FnMut(&LevelResult),
 ) -> Result<Vec<LevelResult>, EngineError> {
-    let all: Vec<&str> = plan.prompts.iter().map(|(_, p)| p.as_str()).collect();
     let mut levels = Vec::new();
     for &c in &plan.concurrency {
-        let warm: Vec<&str> = all.iter().cycle().take(plan.warmup).copied().collect();
-        drive(engine, &warm, c, settings)?;
-        let measured: Vec<&str> = all.iter().cycle().take(plan.requests_for(c)).copied().collect();
-        let (done, wall) = drive(engine, &measured, c, settings)?;
+        drive(engine, &plan.cycled(plan.warmup), c, settings)?;
+        let (done, wall) = drive(engine, &plan.cycled(plan.requests_for(c)), c, settings)?;
         let r = level_result(c, &done, wall, plan);
         progress(&r);
         levels.push(r);

@@ -3,15 +3,14 @@
 //! so queueing shows up in the latencies; and the search for the highest rate that still
 //! meets the SLOs.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gamma};
 
-use super::{BenchPlan, LevelResult, level_result};
-use crate::engine::{Completion, Engine, EngineError, GenerationSettings};
+use super::{BenchPlan, LevelResult, Outcomes, level_result};
+use crate::engine::{Engine, EngineError, GenerationSettings};
 
 /// One open-loop level.
 #[derive(Clone, Debug)]
@@ -62,11 +61,9 @@ pub fn open_loop(
     settings: &GenerationSettings,
 ) -> Result<LevelResult, EngineError> {
     let schedule = arrivals.schedule().map_err(EngineError::Unsupported)?;
-    let warm: Vec<&str> = plan.prompts.iter().map(|(_, p)| p.as_str()).cycle().take(plan.warmup).collect();
-    super::drive(engine, &warm, 1, settings)?;
-    let prompts: Vec<&str> = plan.prompts.iter().map(|(_, p)| p.as_str()).cycle().take(schedule.len()).collect();
-    let done: Mutex<Vec<Completion>> = Mutex::new(Vec::with_capacity(schedule.len()));
-    let failure: Mutex<Option<EngineError>> = Mutex::new(None);
+    super::drive(engine, &plan.cycled(plan.warmup), 1, settings)?;
+    let prompts = plan.cycled(schedule.len());
+    let outcomes = Outcomes::new(schedule.len());
     let (in_flight, peak) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -74,29 +71,21 @@ pub fn open_loop(
             if let Some(wait) = at.checked_sub(start.elapsed()) {
                 std::thread::sleep(wait);
             }
-            if failure.lock().expect("failure lock").is_some() {
+            if outcomes.failed() {
                 break;
             }
-            let (done, failure, in_flight, peak) = (&done, &failure, &in_flight, &peak);
+            let (outcomes, in_flight, peak) = (&outcomes, &in_flight, &peak);
             s.spawn(move || {
                 let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
                 peak.fetch_max(now, Ordering::SeqCst);
                 let r = engine.generate(prompt, settings);
                 in_flight.fetch_sub(1, Ordering::SeqCst);
-                match r {
-                    Ok(c) => done.lock().expect("done lock").push(c),
-                    Err(e) => {
-                        failure.lock().expect("failure lock").get_or_insert(e);
-                    }
-                }
+                outcomes.record(r);
             });
         }
     });
     let wall = start.elapsed().as_secs_f64();
-    if let Some(e) = failure.into_inner().expect("failure lock") {
-        return Err(e);
-    }
-    let done = done.into_inner().expect("done lock");
+    let done = outcomes.finish()?;
     let mut level = level_result(peak.load(Ordering::SeqCst).max(1), &done, wall, plan);
     level.request_rate = Some(arrivals.rate);
     level.note = Some(format!(

@@ -124,6 +124,11 @@ impl Manifest {
         a.iter().filter(|(k, v)| b.get(*k) != Some(v)).map(|(k, v)| format!("{k}: stored {v}, now {}", b[k])).collect()
     }
 
+    /// Writes the manifest to `path` atomically.
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        crate::fsutil::write_atomic(path, serde_json::to_string_pretty(self).expect("manifest serializes").as_bytes())
+    }
+
     pub fn read(path: &Path) -> Result<Manifest, String> {
         let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
         let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;

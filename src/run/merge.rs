@@ -109,7 +109,8 @@ pub fn merge(runs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             preds.push(p);
         }
     }
-    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    // Each case by id, with its place in the dataset.
+    let by_id: HashMap<&str, (usize, &Case)> = cases.iter().enumerate().map(|(i, c)| (c.id.as_str(), (i, c))).collect();
     if let Some(p) = preds.iter().find(|p| !by_id.contains_key(p.id.as_str())) {
         return Err(MergeError::Coverage(format!(
             "case `{}` ({}) is not one of the run's cases",
@@ -129,25 +130,18 @@ pub fn merge(runs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
         )));
     }
     // In dataset order, as a single run writes them.
-    let order: HashMap<&str, usize> = cases.iter().enumerate().map(|(i, c)| (c.id.as_str(), i)).collect();
-    preds.sort_by_key(|p| (p.repeat, order[p.id.as_str()]));
+    preds.sort_by_key(|p| (p.repeat, by_id[p.id.as_str()].0));
     std::fs::create_dir_all(out).map_err(|source| RunError::Io { path: out.to_path_buf(), source })?;
-    let mut text = String::new();
-    for p in &preds {
-        text.push_str(&serde_json::to_string(p).expect("prediction serializes"));
-        text.push('\n');
-    }
     let preds_path = out.join(PREDICTIONS);
-    crate::fsutil::write_atomic(&preds_path, text.as_bytes()).map_err(|source| RunError::Io { path: preds_path, source })?;
-    let results: Vec<_> = preds.iter().map(|p| result_record(by_id[p.id.as_str()], p, &first.scoring)).collect();
+    crate::fsutil::write_jsonl(&preds_path, &preds).map_err(|source| RunError::Io { path: preds_path, source })?;
+    let results: Vec<_> = preds.iter().map(|p| result_record(by_id[p.id.as_str()].1, p, &first.scoring)).collect();
     let summary = write_results(&cases, &results, out, None)?;
     let mut manifest = first.clone();
     manifest.shard = None;
     manifest.dataset.cases = cases.len();
     manifest.merged_from = runs.iter().map(|r| r.display().to_string()).collect();
     let manifest_path = out.join(MANIFEST);
-    crate::fsutil::write_atomic(&manifest_path, serde_json::to_string_pretty(&manifest).expect("manifest").as_bytes())
-        .map_err(|source| RunError::Io { path: manifest_path, source })?;
+    manifest.write(&manifest_path).map_err(|source| RunError::Io { path: manifest_path, source })?;
     let failed = preds.iter().filter(|p| p.failure.is_some()).count();
     Ok(Merged { summary, cases: cases.len(), failed })
 }

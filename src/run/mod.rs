@@ -107,8 +107,7 @@ pub fn prepare(out: &Path, manifest: &Manifest, resume: bool) -> Result<Vec<Pred
         }
         Vec::new()
     };
-    let text = serde_json::to_string_pretty(manifest).expect("manifest serializes");
-    crate::fsutil::write_atomic(&manifest_path, text.as_bytes()).map_err(io(&manifest_path))?;
+    manifest.write(&manifest_path).map_err(io(&manifest_path))?;
     Ok(existing)
 }
 
@@ -140,22 +139,30 @@ pub struct EvalOutcome {
     pub timing: RunTiming,
     pub generated: usize,
     pub resumed: usize,
-    /// Cases the engine failed this time (recorded with the reason; `--resume` redoes them).
-    pub failed: usize,
-    /// Whether every one of them failed for a setting the engine cannot run (bad input).
-    pub failed_unsupported: bool,
+    /// The cases the engine failed this time, by id (recorded with the reason; `--resume`
+    /// redoes them).
+    pub failures: Vec<(String, Failure)>,
+}
+
+impl EvalOutcome {
+    /// Whether every failure was a setting the engine cannot run (bad input), not the
+    /// engine's or the server's trouble.
+    pub fn failed_unsupported(&self) -> bool {
+        self.failures.iter().all(|(_, f)| f.kind == "unsupported")
+    }
 }
 
 /// The latest prediction of every (case, repeat): a case that failed and was run again by
 /// `--resume` has both records in the file, and the later one counts.
 pub fn latest(preds: Vec<Prediction>) -> Vec<Prediction> {
+    use std::collections::hash_map::Entry;
     let mut at: HashMap<(String, u32), usize> = HashMap::new();
     let mut out: Vec<Prediction> = Vec::with_capacity(preds.len());
     for p in preds {
-        match at.get(&(p.id.clone(), p.repeat)) {
-            Some(&i) => out[i] = p,
-            None => {
-                at.insert((p.id.clone(), p.repeat), out.len());
+        match at.entry((p.id.clone(), p.repeat)) {
+            Entry::Occupied(i) => out[*i.get()] = p,
+            Entry::Vacant(slot) => {
+                slot.insert(out.len());
                 out.push(p);
             }
         }
@@ -271,14 +278,11 @@ pub fn run_eval(
     }
     let harness_s = harness_ns.load(Ordering::Relaxed) as f64 / 1e9;
     let load_s = engine.info().load_ms / 1000.0;
-    // Throughput and latency are the answered cases'.
-    let answered: Vec<Prediction> = new_preds.iter().filter(|p| p.failure.is_none()).cloned().collect();
-    let timing = timing::run_timing(&answered, workers, wall_s, load_s, harness_s);
+    let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, harness_s);
     let summary = write_results(cases, &results, out, Some(&timing))?;
-    let failures: Vec<&Failure> = new_preds.iter().filter_map(|p| p.failure.as_ref()).collect();
-    let failed_unsupported = failures.iter().all(|f| f.kind == "unsupported");
-    let failed = failures.len();
-    Ok(EvalOutcome { summary, timing, generated: new_preds.len() - failed, resumed: existing.len(), failed, failed_unsupported })
+    let made = new_preds.len();
+    let failures: Vec<(String, Failure)> = new_preds.into_iter().filter_map(|p| Some((p.id, p.failure?))).collect();
+    Ok(EvalOutcome { summary, timing, generated: made - failures.len(), resumed: existing.len(), failures })
 }
 
 fn failed_prediction(id: &str, repeat: u32, e: EngineError) -> Prediction {
@@ -292,13 +296,8 @@ fn failed_prediction(id: &str, repeat: u32, e: EngineError) -> Prediction {
 
 /// Writes a run's results.jsonl and summary.json atomically.
 pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timing: Option<&RunTiming>) -> Result<Summary, RunError> {
-    let mut text = String::new();
-    for r in results {
-        text.push_str(&serde_json::to_string(r).expect("result serializes"));
-        text.push('\n');
-    }
     let results_path = out.join(RESULTS);
-    crate::fsutil::write_atomic(&results_path, text.as_bytes()).map_err(io(&results_path))?;
+    crate::fsutil::write_jsonl(&results_path, results).map_err(io(&results_path))?;
     let summary = summarize(cases, results);
     let mut doc = serde_json::to_value(&summary).expect("summary serializes");
     if let Some(t) = timing {
@@ -391,7 +390,7 @@ mod tests {
         });
         let dir = tempfile::tempdir().unwrap();
         let out = run_eval(&engine, &cases, dir.path(), Vec::new(), &settings(1)).unwrap();
-        assert_eq!((out.generated, out.failed), (3, 1));
+        assert_eq!((out.generated, out.failures.len()), (3, 1));
         let kept = load_existing(&dir.path().join(PREDICTIONS)).unwrap();
         assert_eq!(kept.len(), 4, "every case has a record");
         let failed: Vec<&Prediction> = kept.iter().filter(|p| p.failure.is_some()).collect();
@@ -405,7 +404,7 @@ mod tests {
         // Resumed with an engine that answers: only the failed case runs, its new record wins.
         let healed = MockEngine::new(|_| Ok("No tool fits.".into()));
         let again = run_eval(&healed, &cases, dir.path(), kept, &settings(2)).unwrap();
-        assert_eq!((again.generated, again.failed, again.resumed), (1, 0, 3));
+        assert_eq!((again.generated, again.failures.len(), again.resumed), (1, 0, 3));
         assert_eq!(healed.calls.load(Ordering::SeqCst), 1);
         let all = latest(load_existing(&dir.path().join(PREDICTIONS)).unwrap());
         assert_eq!(all.len(), 4);

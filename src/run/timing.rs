@@ -53,8 +53,10 @@ pub fn prefix_reuse(preds: &[Prediction]) -> Option<PrefixReuse> {
 }
 
 /// Timing of the predictions made in this run; `harness_s` is the summed time spent on
-/// harness work (outside `Engine::generate`).
+/// harness work (outside `Engine::generate`). Cases the engine failed carry no timings and
+/// do not count as cases done.
 pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s: f64, harness_s: f64) -> RunTiming {
+    let answered = preds.iter().filter(|p| p.failure.is_none()).count();
     let col = |f: &dyn Fn(&Prediction) -> Option<f64>| preds.iter().filter_map(f).collect::<Vec<f64>>();
     let ttft = col(&|p| p.timings.ttft_ms);
     let total = col(&|p| p.timings.total_ms);
@@ -62,10 +64,10 @@ pub fn run_timing(preds: &[Prediction], concurrency: usize, wall_s: f64, load_s:
     let prefill = col(&|p| p.timings.prefill_tok_s());
     let overhead = if wall_s > 0.0 { harness_s / wall_s } else { 0.0 };
     RunTiming {
-        cases: preds.len(),
+        cases: answered,
         concurrency,
         wall_s,
-        cases_per_s: if wall_s > 0.0 { preds.len() as f64 / wall_s } else { 0.0 },
+        cases_per_s: if wall_s > 0.0 { answered as f64 / wall_s } else { 0.0 },
         model_load_s: load_s,
         ttft_ms_mean: mean(&ttft),
         ttft_ms_p50: percentile(&ttft, 0.5),

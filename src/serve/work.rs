@@ -214,11 +214,13 @@ pub async fn start(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, wor
     let Some(guard) = Guard::admit(shared, outbox, id, engines.len()).await else { return };
     let settings = work.settings.apply(&shared.cfg.generation);
     let (shared2, outbox2, cancel, id) = (shared.clone(), outbox.clone(), guard.cancel.clone(), guard.id().cloned());
+    // Shared by every model's worker: engines that take the conversation read it from here.
+    let case = case.map(Arc::new);
     guard.spawn(async move {
         let mut handles = Vec::new();
         for (name, model) in engines {
             let (prompt, settings, cancel, outbox, id) = (prompt.clone(), settings.clone(), cancel.clone(), outbox2.clone(), id.clone());
-            let conversation = case.as_ref().map(|c| (c.messages.clone(), c.tools.clone()));
+            let case = case.clone();
             let stream = work.stream;
             handles.push(tokio::task::spawn_blocking(move || {
                 let mut on_piece = |piece: &str| {
@@ -228,7 +230,8 @@ pub async fn start(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, wor
                     !stream || outbox.event(json!({"id": id, "type": "token", "text": piece}))
                 };
                 // The engine is dropped here, on a blocking thread, if it was unloaded meanwhile.
-                let request = Request { prompt: &prompt, conversation: conversation.as_ref().map(|(m, t)| (m.as_slice(), t.as_slice())) };
+                let request =
+                    Request { prompt: &prompt, conversation: case.as_deref().map(|c| (c.messages.as_slice(), c.tools.as_slice())) };
                 (name, model.engine.generate_request(&request, &settings, &mut on_piece))
             }));
         }
@@ -239,7 +242,7 @@ pub async fn start(shared: &Arc<Shared>, outbox: &Outbox, id: Option<Value>, wor
                 Err(e) => outcomes.push(("?".into(), Err(EngineError::Generate(format!("worker panicked: {e}"))))),
             }
         }
-        respond(&shared2, id.as_ref(), work.kind, case.as_ref(), judged, outcomes)
+        respond(&shared2, id.as_ref(), work.kind, case.as_deref(), judged, outcomes)
     });
 }
 

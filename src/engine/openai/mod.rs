@@ -168,12 +168,13 @@ impl OpenAiEngine {
             && !reachable.is_empty()
             && reachable.len() == servers.len()
             && servers.iter().all(|s| s["tokenize"] == true);
+        let build = reachable.first().and_then(|s| s.get("build")).and_then(|b| b.as_str()).map(String::from);
         let remote = RemoteInfo {
             endpoints: engine.fleet.endpoints().iter().map(|e| e.base.clone()).collect(),
             mode: engine.opts.mode,
             served_model: engine.model.clone(),
             prompt_form: if engine.token_prompts { "token ids".into() } else { "text".into() },
-            servers: servers.clone(),
+            servers,
             timings: "network-inclusive (measured by fgbench around each HTTP request)".into(),
         };
         engine.info = EngineInfo {
@@ -184,16 +185,11 @@ impl OpenAiEngine {
             backend_feature: "http".into(),
             max_sequences: engine.max_sequences,
             load_ms: t0.elapsed().as_secs_f64() * 1000.0,
-            build: reachable.first().and_then(|s| s.get("build")).and_then(|b| b.as_str()).map(String::from),
+            build,
             remote: Some(remote),
             ..EngineInfo::default()
         };
         Ok(engine)
-    }
-
-    /// The served model's name as the manifest identifies it (the server is not hashed).
-    pub fn served_model(&self) -> &str {
-        &self.model
     }
 
     fn authorized(&self, r: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
