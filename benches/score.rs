@@ -3,8 +3,8 @@
 //! mutations, decoded, parsed and checked exactly as `fgbench score` does.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fgbench::dataset::{Case, Dataset, fetch};
-use fgbench::score::{ScoreOptions, score_output};
+use fgbench::dataset::{Dataset, fetch};
+use fgbench::score::{AnswerKey, ScoreOptions, score_output};
 
 #[path = "../tests/support/mutate.rs"]
 mod mutate;
@@ -17,7 +17,9 @@ fn dataset() -> Dataset {
 
 fn bench(c: &mut Criterion) {
     let ds = dataset();
-    let pairs: Vec<(&Case, String)> = ds.cases.iter().flat_map(|c| mutate::outputs_for(c).into_iter().map(move |(_, o)| (c, o))).collect();
+    let keys: Vec<AnswerKey> = ds.cases.iter().map(AnswerKey::from).collect();
+    let pairs: Vec<(&AnswerKey, String)> =
+        ds.cases.iter().zip(&keys).flat_map(|(c, k)| mutate::outputs_for(c).into_iter().map(move |(_, o)| (k, o))).collect();
     let opts = ScoreOptions::default();
     let mut g = c.benchmark_group("score");
     g.sample_size(10);

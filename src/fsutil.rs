@@ -12,12 +12,26 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     write_atomic_with(path, |w| w.write_all(bytes))
 }
 
-/// Writes records as JSON lines to `path` atomically, streamed through the writer.
-pub fn write_jsonl<T: serde::Serialize>(path: &Path, records: &[T]) -> std::io::Result<()> {
+/// Writes records as JSON lines to `path` atomically: a few thousand records at a time are
+/// serialized on all cores, then written in order.
+pub fn write_jsonl<T: serde::Serialize + Sync>(path: &Path, records: &[T]) -> std::io::Result<()> {
+    use rayon::prelude::*;
     write_atomic_with(path, |w| {
-        for r in records {
-            serde_json::to_writer(&mut *w, r)?;
-            w.write_all(b"\n")?;
+        for group in records.chunks(8192) {
+            let parts = group
+                .par_chunks(256)
+                .map(|chunk| {
+                    let mut buf = Vec::with_capacity(256 * chunk.len());
+                    for r in chunk {
+                        serde_json::to_writer(&mut buf, r)?;
+                        buf.push(b'\n');
+                    }
+                    Ok(buf)
+                })
+                .collect::<Result<Vec<_>, serde_json::Error>>()?;
+            for part in parts {
+                w.write_all(&part)?;
+            }
         }
         Ok(())
     })

@@ -129,6 +129,12 @@ impl From<&Case> for CaseMeta {
     }
 }
 
+impl From<&crate::score::AnswerKey> for CaseMeta {
+    fn from(c: &crate::score::AnswerKey) -> CaseMeta {
+        CaseMeta { id: c.id.clone(), category: c.category.clone(), kind: c.kind }
+    }
+}
+
 /// Both hold the three fields under the same names.
 macro_rules! case_info_from_fields {
     ($($t:ty),*) => {$(
@@ -151,8 +157,7 @@ case_info_from_fields!(Case, CaseMeta);
 /// tells which cases have no result).
 pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary {
     // The table is about each case's first run; repeats are summarised on their own.
-    let by_id: std::collections::HashMap<&str, &ResultRecord> =
-        results.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r)).collect();
+    let by_id: rustc_hash::FxHashMap<&str, &ResultRecord> = results.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r)).collect();
     let mut s = Summary { schema: SUMMARY_SCHEMA.into(), total_cases: cases.len(), repeats: repeat_stats(results), ..Default::default() };
     let mut cat_counts: BTreeMap<String, (usize, usize)> = BTreeMap::new();
     let (mut correct, mut expected_call) = (0, 0);
@@ -162,7 +167,10 @@ pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary 
             continue;
         };
         s.scored += 1;
-        let entry = cat_counts.entry(case.category().to_string()).or_default();
+        let entry = match cat_counts.get_mut(case.category()) {
+            Some(e) => e,
+            None => cat_counts.entry(case.category().to_string()).or_default(),
+        };
         entry.1 += 1;
         if r.valid {
             entry.0 += 1;

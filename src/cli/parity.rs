@@ -113,8 +113,8 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
         };
         run_eval(engine.as_ref(), &cases, &out, Vec::new(), &run)?;
         let preds = load_existing(&out.join(PREDICTIONS))?;
-        let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
-        results.push(preds.iter().map(|p| result_record(by_id[p.id.as_str()], p, &run.scoring)).collect::<Vec<_>>());
+        let by_id: std::collections::HashMap<&str, crate::score::AnswerKey> = cases.iter().map(|c| (c.id.as_str(), c.into())).collect();
+        results.push(preds.iter().map(|p| result_record(&by_id[p.id.as_str()], p, &run.scoring)).collect::<Vec<_>>());
         let info = engine.info();
         builds.push((spec.clone(), format!("{} on {}, kernels {}", info.engine, info.device, info.kernels.as_deref().unwrap_or("-"))));
         eprintln!("fgbench: variant {spec} ({}) done", info.engine);

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
@@ -6,10 +6,10 @@ use clap::{Args, ValueEnum};
 use rayon::prelude::*;
 
 use crate::Error;
-use crate::dataset::{Dataset, mobile_actions};
+use crate::dataset::{Dataset, UniqueIds, mobile_actions};
 use crate::records::{Prediction, RecordError, ResultRecord};
-use crate::run::result_record;
-use crate::score::{ScoreOptions, Scorer};
+use crate::run::record_of;
+use crate::score::{AnswerKey, ScoreOptions, Scored, Scorer, score_output};
 use crate::summary::{CaseMeta, render_csv, render_table, summarize};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -48,16 +48,16 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
     for p in &problems {
         eprintln!("fgbench: warning: {p}");
     }
-    if let Some(out) = &a.out {
-        let lines: Vec<String> = results.par_iter().map(|r| serde_json::to_string(r).expect("results serialize")).collect();
-        let mut text = String::with_capacity(lines.iter().map(|l| l.len() + 1).sum());
-        for l in &lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        crate::fsutil::write_atomic(out, text.as_bytes()).map_err(|source| Error::Write { path: out.clone(), source })?;
-    }
-    let summary = summarize(&metas, &results);
+    // The results file is written (and synced) while the summary is made.
+    let (written, summary) = std::thread::scope(|s| {
+        let writer = a.out.as_ref().map(|out| {
+            let results = &results;
+            s.spawn(move || crate::fsutil::write_jsonl(out, results).map_err(|source| Error::Write { path: out.clone(), source }))
+        });
+        let summary = summarize(&metas, &results);
+        (writer.map(|w| w.join().expect("the results writer does not panic")), summary)
+    });
+    written.transpose()?;
     match a.format {
         SummaryFormat::Table => print!("{}", render_table(&summary)),
         SummaryFormat::Json => println!("{}", serde_json::to_string_pretty(&summary).expect("summary serializes")),
@@ -72,65 +72,64 @@ pub fn run(a: ScoreArgs) -> Result<i32, Error> {
             return Err(Error::Strict { count: problems.len(), first: first.clone() });
         }
     }
+    // The process ends here: the OS takes the records back at once, where dropping them
+    // frees hundreds of thousands of allocations one by one.
+    std::mem::forget((metas, results));
     Ok(0)
 }
 
 /// What `score_files` gives: the scored cases, their results in the predictions' order, and
 /// the problems found in the predictions.
-pub type Scored = (Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>);
+pub type ScoredFiles = (Vec<CaseMeta>, Vec<ResultRecord>, Vec<RecordError>);
+
+/// A prediction's line number and record.
+type Numbered = (usize, Prediction);
+
+/// A case's verdict: its category and what the scorer said.
+type Verdict = (String, Scored);
 
 /// Scores a predictions file against a dataset file on all cores, keeping of the dataset only
-/// a batch of cases at a time (and each case's id, category and kind): the predictions are
-/// parsed in parallel, then the dataset is streamed in batches, each batch's cases parsed
-/// and scored in parallel. Results come in the predictions' order; bad prediction lines
-/// (malformed, duplicate, unknown id) are returned as problems with their line numbers.
-pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> Result<Scored, Error> {
-    let io = |source| RecordError::Io { path: predictions.to_path_buf(), source };
-    let text = std::fs::read_to_string(predictions).map_err(io)?;
-    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
-    let parsed: Vec<Result<Prediction, String>> =
-        lines.par_iter().map(|(_, l)| serde_json::from_str::<Prediction>(l).map_err(|e| e.to_string())).collect();
-    let mut problems = Vec::new();
-    let mut preds: Vec<(usize, Prediction)> = Vec::with_capacity(parsed.len());
-    let mut by_id: HashMap<String, usize> = HashMap::with_capacity(parsed.len());
-    for ((line, _), p) in lines.iter().zip(parsed) {
-        match p {
-            Err(message) => problems.push(RecordError::Malformed { path: predictions.into(), line: *line, message }),
-            Ok(p) => match by_id.get(&p.id) {
-                Some(&first) => {
-                    problems.push(RecordError::DuplicateId { path: predictions.into(), line: *line, id: p.id, first: preds[first].0 })
-                }
-                None => {
-                    by_id.insert(p.id.clone(), preds.len());
-                    preds.push((*line, p));
-                }
-            },
-        }
-    }
-    drop(text);
-    let mut results: Vec<Option<ResultRecord>> = (0..preds.len()).map(|_| None).collect();
+/// a block of lines at a time (and each case's id, category and kind): the predictions are
+/// parsed in parallel, then each block of the dataset is read as answer keys and scored in
+/// one parallel pass, while the next block is read. Results come in the predictions' order;
+/// bad prediction lines (malformed, duplicate, unknown id) are returned as problems with
+/// their line numbers.
+pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> Result<ScoredFiles, Error> {
+    let (preds, mut problems) = read_predictions(predictions)?;
+    let by_id: FxHashMap<&str, usize> = preds.iter().enumerate().map(|(i, (_, p))| (p.id.as_str(), i)).collect();
+    let mut verdicts: Vec<Option<Verdict>> = (0..preds.len()).map(|_| None).collect();
     let mut metas = Vec::new();
-    let mut score_batch = |cases: Vec<crate::dataset::Case>| {
-        let scored: Vec<(usize, ResultRecord)> =
-            cases.par_iter().filter_map(|c| by_id.get(&c.id).map(|&i| (i, result_record(c, &preds[i].1, opts)))).collect();
-        for (i, r) in scored {
-            results[i] = Some(r);
+    let score = |key: &AnswerKey| {
+        let verdict = by_id.get(key.id.as_str()).map(|&i| (i, (key.category.clone(), score_output(key, &preds[i].1.output, opts))));
+        (CaseMeta::from(key), verdict)
+    };
+    let mut keep = |(meta, verdict): (CaseMeta, Option<(usize, Verdict)>)| {
+        if let Some((i, v)) = verdict {
+            verdicts[i] = Some(v);
         }
-        metas.extend(cases.iter().map(CaseMeta::from));
+        metas.push(meta);
     };
     if mobile_actions::sniff(dataset) {
-        score_batch(Dataset::load(dataset)?.cases);
+        Dataset::load(dataset)?.cases.par_iter().map(|c| score(&c.into())).collect::<Vec<_>>().into_iter().for_each(&mut keep);
     } else {
-        crate::dataset::for_each_batch(dataset, |cases| {
-            score_batch(cases);
+        let mut seen = UniqueIds::default();
+        crate::dataset::for_each_line_block(dataset, |lines| {
+            let scored: Vec<_> = lines.par_iter().map(|(n, l)| AnswerKey::parse_line(dataset, *n, l).map(|k| score(&k))).collect();
+            for ((line, _), s) in lines.iter().zip(scored) {
+                let s = s?;
+                seen.insert(dataset, *line, &s.0.id)?;
+                keep(s);
+            }
             Ok(())
         })?;
+        seen.finish(dataset)?;
     }
+    drop(by_id);
     let mut out = Vec::with_capacity(preds.len());
-    for ((line, p), r) in preds.iter().zip(results) {
-        match r {
-            Some(r) => out.push(r),
-            None => problems.push(RecordError::UnknownId { path: predictions.into(), line: *line, id: p.id.clone() }),
+    for ((line, p), v) in preds.into_iter().zip(verdicts) {
+        match v {
+            Some((category, scored)) => out.push(record_of(p, category, scored)),
+            None => problems.push(RecordError::UnknownId { path: predictions.into(), line, id: p.id }),
         }
     }
     problems.sort_by_key(|p| match p {
@@ -138,4 +137,32 @@ pub fn score_files(dataset: &Path, predictions: &Path, opts: &ScoreOptions) -> R
         RecordError::Io { .. } => 0,
     });
     Ok((metas, out, problems))
+}
+
+/// The predictions (parsed on all cores) with their line numbers, and the lines that are
+/// malformed or repeat an id.
+fn read_predictions(path: &Path) -> Result<(Vec<Numbered>, Vec<RecordError>), Error> {
+    let text = std::fs::read_to_string(path).map_err(|source| RecordError::Io { path: path.to_path_buf(), source })?;
+    let lines: Vec<(usize, &str)> = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l)).collect();
+    let parsed: Vec<Result<Prediction, String>> =
+        lines.par_iter().map(|(_, l)| serde_json::from_str::<Prediction>(l).map_err(|e| e.to_string())).collect();
+    let mut first_line: FxHashMap<&str, usize> = FxHashMap::default();
+    let mut problems = Vec::new();
+    let mut keep = vec![false; parsed.len()];
+    for (i, ((line, _), p)) in lines.iter().zip(&parsed).enumerate() {
+        match p {
+            Err(message) => problems.push(RecordError::Malformed { path: path.into(), line: *line, message: message.clone() }),
+            Ok(p) => match first_line.get(p.id.as_str()) {
+                Some(&first) => problems.push(RecordError::DuplicateId { path: path.into(), line: *line, id: p.id.clone(), first }),
+                None => {
+                    first_line.insert(&p.id, *line);
+                    keep[i] = true;
+                }
+            },
+        }
+    }
+    drop(first_line);
+    let preds =
+        lines.iter().zip(parsed).zip(keep).filter(|(_, k)| *k).filter_map(|(((line, _), p), _)| p.ok().map(|p| (*line, p))).collect();
+    Ok((preds, problems))
 }

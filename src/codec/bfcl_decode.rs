@@ -8,7 +8,7 @@
 use indexmap::IndexMap;
 
 use super::parse::Call;
-use super::tokens::{CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
+use super::tokens::{self, CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
 use super::value::{Value, py_strip};
 
 /// Nesting beyond this stops the argument parser (Python would go on building; no real output
@@ -20,9 +20,9 @@ pub fn decode(output: &str) -> Vec<Call> {
     let mut calls = Vec::new();
     let mut pos = 0;
     // re.findall(START(.*?)END, DOTALL): non-overlapping, shortest blocks.
-    while let Some(s) = output[pos..].find(START_CALL) {
+    while let Some(s) = tokens::find(&output[pos..], START_CALL) {
         let body = pos + s + START_CALL.len();
-        let Some(e) = output[body..].find(END_CALL) else { break };
+        let Some(e) = tokens::find(&output[body..], END_CALL) else { break };
         let content = py_strip(&output[body..body + e]);
         pos = body + e + END_CALL.len();
         let Some(after_prefix) = content.strip_prefix(CALL_PREFIX) else { continue };
@@ -94,7 +94,7 @@ impl ArgParser {
 
     fn consume_escape_block(&mut self, text: &str, start: usize) -> usize {
         let content_start = start + ESCAPE.len();
-        let (val, next) = match text[content_start..].find(ESCAPE) {
+        let (val, next) = match tokens::find(&text[content_start..], ESCAPE) {
             // Malformed: the rest, opening marker included, is the value.
             None => (text[start..].to_string(), text.len()),
             Some(i) => (text[content_start..content_start + i].to_string(), content_start + i + ESCAPE.len()),

@@ -14,7 +14,7 @@
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
-use super::tokens::{CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
+use super::tokens::{self, CALL_PREFIX, END_CALL, ESCAPE, START_CALL};
 use super::value::Value;
 
 /// Deeper nesting than this is rejected rather than recursed into.
@@ -93,8 +93,8 @@ pub fn parse(output: &str) -> Result<Parsed, ParseError> {
     let mut pos = 0;
     loop {
         let rest = &output[pos..];
-        let next_start = rest.find(START_CALL).map(|i| pos + i);
-        let next_end = rest.find(END_CALL).map(|i| pos + i);
+        let next_start = tokens::find(rest, START_CALL).map(|i| pos + i);
+        let next_end = tokens::find(rest, END_CALL).map(|i| pos + i);
         if let Some(end) = next_end
             && next_start.is_none_or(|s| end < s)
         {
@@ -106,11 +106,11 @@ pub fn parse(output: &str) -> Result<Parsed, ParseError> {
         };
         push_text(&mut parsed, &output[pos..start]);
         let body = start + START_CALL.len();
-        let end = match output[body..].find(END_CALL) {
+        let end = match tokens::find(&output[body..], END_CALL) {
             Some(i) => body + i,
             None => return err(ParseErrorKind::UnterminatedCall, start),
         };
-        if output[body..end].contains(START_CALL) {
+        if tokens::find(&output[body..end], START_CALL).is_some() {
             return err(ParseErrorKind::UnterminatedCall, start);
         }
         parsed.calls.push(parse_call(output, body, end)?);
@@ -198,7 +198,7 @@ impl<'a> Cursor<'a> {
     fn escaped(&mut self) -> Result<String, ParseError> {
         let open = self.pos;
         self.pos += ESCAPE.len();
-        match self.rest().find(ESCAPE) {
+        match tokens::find(self.rest(), ESCAPE) {
             Some(len) => {
                 let s = self.rest()[..len].to_string();
                 self.pos += len + ESCAPE.len();

@@ -24,3 +24,9 @@ pub const CONTROL_TOKENS: [&str; 7] = [START_DECL, END_DECL, START_CALL, END_CAL
 
 /// Stop sequences an engine should honour (besides the tokenizer's eos).
 pub const STOP_SEQUENCES: [&str; 2] = [END_TURN, START_RESPONSE];
+
+/// Where `marker` first occurs in `text` (memchr's substring search: `str::find` sets up a
+/// two-way searcher at every call, which the scorer's inner loop paid for).
+pub fn find(text: &str, marker: &str) -> Option<usize> {
+    memchr::memmem::find(text.as_bytes(), marker.as_bytes())
+}

@@ -83,7 +83,8 @@ impl Run {
     /// Judges the run's outputs again with other rules (results are a pure function of the
     /// outputs and the cases); the manifest then records the new rules.
     pub fn rescore(&mut self, dataset: &Dataset, opts: &ScoreOptions) {
-        let by_id: std::collections::HashMap<&str, &crate::dataset::Case> = dataset.cases.iter().map(|c| (c.id.as_str(), c)).collect();
+        let by_id: std::collections::HashMap<&str, crate::score::AnswerKey> =
+            dataset.cases.iter().map(|c| (c.id.as_str(), c.into())).collect();
         for r in self.results.iter_mut().chain(self.repeats.iter_mut()) {
             if let Some(case) = by_id.get(r.id.as_str()) {
                 let p = crate::records::Prediction {

@@ -101,27 +101,14 @@ impl Case {
     /// The checks every case must pass before it is scored, wherever it comes from (a dataset
     /// file, a socket request): the scorer relies on them.
     pub fn validate(&self) -> Result<(), String> {
-        if self.id.is_empty() {
-            return Err("empty `id`".into());
-        }
-        // An irrelevance case may offer no tool at all (BFCL has such cases); any other needs one.
-        if self.tools.is_empty() && self.kind != CheckKind::Irrelevance {
-            return Err("no tools".into());
-        }
-        if let Some(i) = self.tools.iter().position(|t| tool_name(t).is_none()) {
-            return Err(format!("tool #{i} has no `name`"));
-        }
-        if !self.messages.iter().any(|m| m.role == Role::User) {
-            return Err("no user message".into());
-        }
-        let needs_answers = !matches!(self.kind, CheckKind::Irrelevance | CheckKind::Relevance);
-        if needs_answers && self.answers.is_empty() {
-            return Err(format!("kind `{:?}` needs accepted answers", self.kind).to_lowercase());
-        }
-        if let Some(i) = self.answers.iter().position(|a| a.len() != 1) {
-            return Err(format!("accepted answer #{i} must name exactly one function"));
-        }
-        Ok(())
+        validate_parts(&CaseParts {
+            id: &self.id,
+            kind: self.kind,
+            tool_count: self.tools.len(),
+            unnamed_tool: self.tools.iter().position(|t| tool_name(t).is_none()),
+            has_user_message: self.messages.iter().any(|m| m.role == Role::User),
+            answers: &self.answers,
+        })
     }
 
     /// The reference answer as an ordered list of calls (what the exact scorer compares
@@ -129,17 +116,7 @@ impl Case {
     /// parameter with its first accepted value; a parameter whose accepted values start with
     /// `""` (BFCL's "may be left out") is left out.
     pub fn reference_calls(&self) -> Vec<crate::codec::Call> {
-        self.answers
-            .iter()
-            .filter_map(|answer| answer.first())
-            .map(|(name, params)| crate::codec::Call {
-                name: name.clone(),
-                args: params
-                    .iter()
-                    .filter_map(|(k, accepted)| accepted.first().filter(|v| !v.is_empty_str()).map(|v| (k.clone(), v.clone())))
-                    .collect(),
-            })
-            .collect()
+        reference_calls(&self.answers)
     }
 
     /// The text of the last user message.
@@ -151,6 +128,57 @@ impl Case {
     pub fn tool(&self, name: &str) -> Option<&serde_json::Value> {
         self.tools.iter().find(|t| tool_name(t) == Some(name))
     }
+}
+
+/// What the case checks look at, however the case was read.
+pub(crate) struct CaseParts<'a> {
+    pub id: &'a str,
+    pub kind: CheckKind,
+    pub tool_count: usize,
+    /// The first tool without a `name`.
+    pub unnamed_tool: Option<usize>,
+    pub has_user_message: bool,
+    pub answers: &'a [ExpectedCall],
+}
+
+/// The checks every case must pass before it is scored (see `Case::validate`).
+pub(crate) fn validate_parts(c: &CaseParts) -> Result<(), String> {
+    if c.id.is_empty() {
+        return Err("empty `id`".into());
+    }
+    // An irrelevance case may offer no tool at all (BFCL has such cases); any other needs one.
+    if c.tool_count == 0 && c.kind != CheckKind::Irrelevance {
+        return Err("no tools".into());
+    }
+    if let Some(i) = c.unnamed_tool {
+        return Err(format!("tool #{i} has no `name`"));
+    }
+    if !c.has_user_message {
+        return Err("no user message".into());
+    }
+    let needs_answers = !matches!(c.kind, CheckKind::Irrelevance | CheckKind::Relevance);
+    if needs_answers && c.answers.is_empty() {
+        return Err(format!("kind `{:?}` needs accepted answers", c.kind).to_lowercase());
+    }
+    if let Some(i) = c.answers.iter().position(|a| a.len() != 1) {
+        return Err(format!("accepted answer #{i} must name exactly one function"));
+    }
+    Ok(())
+}
+
+/// The reference answer of these accepted answers (see `Case::reference_calls`).
+pub fn reference_calls(answers: &[ExpectedCall]) -> Vec<crate::codec::Call> {
+    answers
+        .iter()
+        .filter_map(|answer| answer.first())
+        .map(|(name, params)| crate::codec::Call {
+            name: name.clone(),
+            args: params
+                .iter()
+                .filter_map(|(k, accepted)| accepted.first().filter(|v| !v.is_empty_str()).map(|v| (k.clone(), v.clone())))
+                .collect(),
+        })
+        .collect()
 }
 
 /// A tool's `name`, looking through an OpenAI-style `{"type":"function","function":{...}}` wrapper.

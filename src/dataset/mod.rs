@@ -7,7 +7,6 @@ pub mod mobile_actions;
 pub mod train;
 
 use std::collections::HashSet;
-use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 pub use case::{CASE_SCHEMA, Case, CheckKind, ExpectedCall, Message, Role};
@@ -63,50 +62,137 @@ impl Dataset {
     }
 }
 
-/// Lines of a case file parsed per batch, in parallel; a batch at a time is in memory.
-const BATCH_LINES: usize = 4096;
+/// About this many bytes of a case file are read, then parsed on all cores, at a time.
+const BLOCK_BYTES: usize = 8 << 20;
 
-/// Reads a case JSONL file in batches of cases (file order), parsing each batch's lines on
-/// all cores; the whole file is never in memory at once. Checks what `load` checks
-/// (schema, case checks, unique ids, not empty).
-pub fn for_each_batch(path: &Path, mut f: impl FnMut(Vec<Case>) -> Result<(), DatasetError>) -> Result<(), DatasetError> {
+/// Reads a JSONL file a block of whole lines at a time, handing `f` each block's non-blank
+/// lines with their 1-based numbers; the whole file is never in memory at once, no line is
+/// copied out of its block, and the next block is read while `f` works on this one.
+pub fn for_each_line_block(path: &Path, f: impl FnMut(&[(usize, &str)]) -> Result<(), DatasetError> + Send) -> Result<(), DatasetError> {
+    for_each_line_block_of(path, BLOCK_BYTES, f)
+}
+
+fn for_each_line_block_of(
+    path: &Path,
+    block_bytes: usize,
+    mut f: impl FnMut(&[(usize, &str)]) -> Result<(), DatasetError> + Send,
+) -> Result<(), DatasetError> {
     use rayon::prelude::*;
     let io = |source| DatasetError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let mut lines = std::io::BufReader::with_capacity(1 << 20, file).lines().enumerate();
-    let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    loop {
-        let mut batch: Vec<(usize, String)> = Vec::with_capacity(BATCH_LINES);
-        for (i, line) in lines.by_ref() {
-            let line = line.map_err(io)?;
-            if !line.trim().is_empty() {
-                batch.push((i + 1, line));
-            }
-            if batch.len() == BATCH_LINES {
-                break;
+    let mut reader = BlockReader { file: std::fs::File::open(path).map_err(io)?, block_bytes, tail: Vec::new(), eof: false };
+    let (mut block, mut spare) = (Vec::new(), Vec::new());
+    let mut more = reader.fill(&mut block).map_err(io)?;
+    let mut line_no = 0;
+    while more {
+        let mut raw: Vec<(usize, &[u8])> = Vec::new();
+        let mut start = 0;
+        for end in memchr::memchr_iter(b'\n', &block).chain((block.last() != Some(&b'\n')).then_some(block.len())) {
+            line_no += 1;
+            let l = &block[start..end];
+            raw.push((line_no, l.strip_suffix(b"\r").unwrap_or(l)));
+            start = end + 1;
+        }
+        let text: Vec<Result<(usize, &str), DatasetError>> = raw
+            .par_iter()
+            .map(|&(n, l)| {
+                std::str::from_utf8(l).map(|t| (n, t)).map_err(|e| DatasetError::Malformed {
+                    path: path.into(),
+                    line: n,
+                    message: format!("not UTF-8: {e}"),
+                })
+            })
+            .collect();
+        let mut lines = Vec::with_capacity(text.len());
+        for t in text {
+            let (n, t) = t?;
+            if !t.trim().is_empty() {
+                lines.push((n, t));
             }
         }
-        if batch.is_empty() {
-            break;
-        }
-        let parsed: Vec<Result<Case, DatasetError>> = batch.par_iter().map(|(n, l)| parse_case_line(path, *n, l)).collect();
-        let mut cases = Vec::with_capacity(parsed.len());
-        for ((line_no, _), case) in batch.iter().zip(parsed) {
-            let case = case?;
-            if let Some(first) = seen.insert(case.id.clone(), *line_no) {
-                return Err(DatasetError::DuplicateId { path: path.into(), line: *line_no, id: case.id, first });
-            }
-            cases.push(case);
-        }
-        f(cases)?;
-    }
-    if seen.is_empty() {
-        return Err(DatasetError::Empty { path: path.into() });
+        let (done, read) = rayon::join(|| f(&lines), || reader.fill(&mut spare));
+        done?;
+        more = read.map_err(io)?;
+        drop(lines);
+        std::mem::swap(&mut block, &mut spare);
     }
     Ok(())
 }
 
-fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, DatasetError> {
+/// A file read in blocks that end at a line's end.
+struct BlockReader {
+    file: std::fs::File,
+    block_bytes: usize,
+    /// What followed the last block's final newline.
+    tail: Vec<u8>,
+    eof: bool,
+}
+
+impl BlockReader {
+    /// Fills `block` with the next lines (about `block_bytes`, more when a line is longer);
+    /// false at the end of the file.
+    fn fill(&mut self, block: &mut Vec<u8>) -> std::io::Result<bool> {
+        use std::io::Read;
+        block.clear();
+        block.append(&mut self.tail);
+        loop {
+            if !self.eof {
+                let want = self.block_bytes.saturating_sub(block.len()).max(self.block_bytes.min(1 << 16));
+                self.eof = (&mut self.file).take(want as u64).read_to_end(block)? < want;
+            }
+            match memchr::memrchr(b'\n', block) {
+                Some(i) => {
+                    self.tail.extend_from_slice(&block[i + 1..]);
+                    block.truncate(i + 1);
+                    return Ok(true);
+                }
+                None if self.eof => return Ok(!block.is_empty()),
+                None => continue,
+            }
+        }
+    }
+}
+
+/// Refuses a second case with the same id, and a file without cases.
+#[derive(Default)]
+pub struct UniqueIds(rustc_hash::FxHashMap<String, usize>);
+
+impl UniqueIds {
+    pub fn insert(&mut self, path: &Path, line: usize, id: &str) -> Result<(), DatasetError> {
+        match self.0.insert(id.to_string(), line) {
+            Some(first) => Err(DatasetError::DuplicateId { path: path.into(), line, id: id.to_string(), first }),
+            None => Ok(()),
+        }
+    }
+
+    pub fn finish(self, path: &Path) -> Result<(), DatasetError> {
+        if self.0.is_empty() {
+            return Err(DatasetError::Empty { path: path.into() });
+        }
+        Ok(())
+    }
+}
+
+/// Reads a case JSONL file in batches of cases (file order), parsing each batch's lines on
+/// all cores; the whole file is never in memory at once. Checks what `load` checks
+/// (schema, case checks, unique ids, not empty).
+pub fn for_each_batch(path: &Path, mut f: impl FnMut(Vec<Case>) -> Result<(), DatasetError> + Send) -> Result<(), DatasetError> {
+    use rayon::prelude::*;
+    let mut seen = UniqueIds::default();
+    for_each_line_block(path, |lines| {
+        let parsed: Vec<Result<Case, DatasetError>> = lines.par_iter().map(|(n, l)| parse_case_line(path, *n, l)).collect();
+        let mut cases = Vec::with_capacity(parsed.len());
+        for ((line_no, _), case) in lines.iter().zip(parsed) {
+            let case = case?;
+            seen.insert(path, *line_no, &case.id)?;
+            cases.push(case);
+        }
+        f(cases)
+    })?;
+    seen.finish(path)
+}
+
+/// One line of a case file, with every check `load` makes of a case.
+pub(crate) fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, DatasetError> {
     let malformed = |message: String| DatasetError::Malformed { path: path.into(), line, message };
     // Straight into the typed case; only a line that does not fit is read again as a value
     // tree, to say precisely what is wrong with it.
@@ -149,4 +235,39 @@ pub fn select(ds: &Dataset, categories: &[String], limit: Option<usize>, per_cat
         per_category.is_none_or(|k| *n <= k)
     });
     Ok(selected.take(limit.unwrap_or(usize::MAX)).cloned().collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every block size, from one byte up, yields the lines `str::lines` sees (CRLF, blank
+    /// lines, lines longer than a block, no final newline) with their numbers.
+    #[test]
+    fn line_blocks_are_the_files_lines_whatever_the_block_size() {
+        let text = "first\r\n\nsecond line, longer than a small block\n  \nthird\r\nlast without newline";
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("lines.jsonl");
+        std::fs::write(&path, text).unwrap();
+        let want: Vec<(usize, String)> =
+            text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()).map(|(i, l)| (i + 1, l.to_string())).collect();
+        for block_bytes in [1, 2, 5, 16, 64, 1 << 20] {
+            let mut got = Vec::new();
+            for_each_line_block_of(&path, block_bytes, |lines| {
+                got.extend(lines.iter().map(|(n, l)| (*n, l.to_string())));
+                Ok(())
+            })
+            .unwrap();
+            assert_eq!(got, want, "block of {block_bytes} bytes");
+        }
+    }
+
+    #[test]
+    fn a_line_that_is_not_utf8_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.jsonl");
+        std::fs::write(&path, b"{}\n{\"a\": \"\xff\"}\n").unwrap();
+        let err = for_each_line_block_of(&path, 4, |_| Ok(())).unwrap_err();
+        assert!(matches!(err, DatasetError::Malformed { line: 2, .. }), "{err}");
+    }
 }

@@ -281,15 +281,16 @@ pub fn interleaved(
     repetitions: usize,
 ) -> Result<Interleaved, crate::engine::EngineError> {
     let mut out = Interleaved { base_acc: vec![], cur_acc: vec![], base_perf: vec![], cur_perf: vec![] };
+    let keys: Vec<crate::score::AnswerKey> = cases.iter().map(Into::into).collect();
     for rep in 0..repetitions.max(1) {
-        for (i, case) in cases.iter().enumerate() {
+        for (i, (case, key)) in cases.iter().zip(&keys).enumerate() {
             let prompt = run.style.render(&case.messages, &case.tools);
             let order: [(bool, &dyn crate::engine::Engine); 2] =
                 if (i + rep) % 2 == 0 { [(true, base), (false, cur)] } else { [(false, cur), (true, base)] };
             for (is_base, engine) in order {
                 let c = engine.generate(&prompt, &run.generation)?;
                 let p = crate::records::Prediction { id: case.id.clone(), repeat: 0, output: c.text, timings: c.timings, failure: None };
-                let r = crate::run::result_record(case, &p, &run.scoring);
+                let r = crate::run::result_record(key, &p, &run.scoring);
                 let (acc, perf) = if is_base { (&mut out.base_acc, &mut out.base_perf) } else { (&mut out.cur_acc, &mut out.cur_perf) };
                 if rep == 0 {
                     acc.push(r.clone());

@@ -134,7 +134,8 @@ pub fn merge(runs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     std::fs::create_dir_all(out).map_err(|source| RunError::Io { path: out.to_path_buf(), source })?;
     let preds_path = out.join(PREDICTIONS);
     crate::fsutil::write_jsonl(&preds_path, &preds).map_err(|source| RunError::Io { path: preds_path, source })?;
-    let results: Vec<_> = preds.iter().map(|p| result_record(by_id[p.id.as_str()].1, p, &first.scoring)).collect();
+    let keys: Vec<crate::score::AnswerKey> = cases.iter().map(Into::into).collect();
+    let results: Vec<_> = preds.iter().map(|p| result_record(&keys[by_id[p.id.as_str()].0], p, &first.scoring)).collect();
     let summary = write_results(&cases, &results, out, None)?;
     let mut manifest = first.clone();
     manifest.shard = None;

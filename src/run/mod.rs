@@ -17,7 +17,7 @@ use crate::codec::PromptStyle;
 use crate::dataset::Case;
 use crate::engine::{Engine, EngineError, GenerationSettings, Request};
 use crate::records::{Failure, Prediction, RESULT_SCHEMA, ResultRecord};
-use crate::score::{ScoreOptions, score_output};
+use crate::score::{AnswerKey, ScoreOptions, Scored, score_output};
 use crate::summary::{Summary, summarize};
 pub use manifest::{MANIFEST_SCHEMA, Manifest};
 pub use timing::RunTiming;
@@ -208,7 +208,7 @@ pub fn run_eval(
     let repeats = run.repeats.max(1) as u32;
     let todo: Vec<(&Case, u32)> =
         (0..repeats).flat_map(|r| cases.iter().map(move |c| (c, r))).filter(|(c, r)| !done.contains(&(c.id.clone(), *r))).collect();
-    let by_id: HashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let by_id: HashMap<&str, AnswerKey> = cases.iter().map(|c| (c.id.as_str(), AnswerKey::from(c))).collect();
     let preds_path = out.join(PREDICTIONS);
     let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&preds_path).map_err(io(&preds_path))?;
     file.seek(std::io::SeekFrom::End(0)).map_err(io(&preds_path))?;
@@ -256,7 +256,7 @@ pub fn run_eval(
                         failure.get_or_insert(RunError::Io { path: preds_path.clone(), source: e });
                         break;
                     }
-                    let record = result_record(by_id[p.id.as_str()], &p, opts);
+                    let record = result_record(&by_id[p.id.as_str()], &p, opts);
                     correct += usize::from(record.valid);
                     results.push(record);
                     progress.bar.inc(1);
@@ -309,26 +309,31 @@ pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timin
 }
 
 /// One scored prediction.
-pub fn result_record(case: &Case, p: &Prediction, opts: &ScoreOptions) -> ResultRecord {
-    let mut s = score_output(case, &p.output, opts);
-    if let Some(f) = &p.failure {
+pub fn result_record(case: &AnswerKey, p: &Prediction, opts: &ScoreOptions) -> ResultRecord {
+    record_of(p.clone(), case.category.clone(), score_output(case, &p.output, opts))
+}
+
+/// The record of a prediction and its verdict; a failed prediction (the engine gave no
+/// answer) is wrong whatever its output, under its failure's kind.
+pub fn record_of(p: Prediction, category: String, mut s: Scored) -> ResultRecord {
+    if let Some(f) = p.failure {
         s.check.valid = false;
-        s.check.error_type = Some(f.kind.clone());
-        s.check.error = Some(f.message.clone());
+        s.check.error_type = Some(f.kind);
+        s.check.error = Some(f.message);
     }
     ResultRecord {
         schema: RESULT_SCHEMA.into(),
-        id: p.id.clone(),
+        id: p.id,
         repeat: p.repeat,
-        category: case.category.clone(),
+        category,
         valid: s.check.valid,
         error_type: s.check.error_type,
         error: s.check.error,
         parse_error: s.parse_error,
         shape: s.shape,
         calls: s.calls,
-        output: p.output.clone(),
-        timings: p.timings.clone(),
+        output: p.output,
+        timings: p.timings,
     }
 }
 

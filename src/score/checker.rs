@@ -2,12 +2,13 @@
 
 use indexmap::IndexMap;
 
+use super::tool_schema::ToolSchema;
 use super::types::{python_type, type_checker};
 use super::values::{dict_checker, list_checker, list_dict_checker, string_checker};
 use super::{Check, ScoreOptions};
 use crate::codec::Call;
 use crate::codec::value::{PyType, Value};
-use crate::dataset::case::{ExpectedCall, tool_function};
+use crate::dataset::case::ExpectedCall;
 
 /// The expected call's function name and its accepted values per parameter.
 fn expected_parts(expected: &ExpectedCall) -> (&str, &IndexMap<String, Vec<Value>>) {
@@ -15,26 +16,17 @@ fn expected_parts(expected: &ExpectedCall) -> (&str, &IndexMap<String, Vec<Value
     (name.as_str(), params)
 }
 
-fn find_tool<'a>(tools: &'a [serde_json::Value], name: &str) -> Option<&'a serde_json::Value> {
-    tools.iter().find(|t| tool_function(t).get("name").and_then(|n| n.as_str()) == Some(name))
+fn find_tool<'a>(tools: &'a [ToolSchema], name: &str) -> Option<&'a ToolSchema> {
+    tools.iter().find(|t| t.name.as_deref() == Some(name))
 }
 
 /// BFCL's `simple_function_checker`: one call against one declaration and its answers.
-pub fn simple_function_checker(tool: Option<&serde_json::Value>, call: &Call, expected: &ExpectedCall, opts: &ScoreOptions) -> Check {
+pub fn simple_function_checker(tool: Option<&ToolSchema>, call: &Call, expected: &ExpectedCall, opts: &ScoreOptions) -> Check {
     let Some(tool) = tool else {
         return Check::fail("simple_function_checker:missing_declaration", "The expected function is not among the tools.".into());
     };
-    let f = tool_function(tool);
     let (_, possible) = expected_parts(expected);
-    let mut func_name = f.get("name").and_then(|n| n.as_str()).unwrap_or_default().to_string();
-    let empty = serde_json::Map::new();
-    let params = f.get("parameters");
-    let details = params.and_then(|p| p.get("properties")).and_then(|p| p.as_object()).unwrap_or(&empty);
-    let required: Vec<&str> = params
-        .and_then(|p| p.get("required"))
-        .and_then(|r| r.as_array())
-        .map(|r| r.iter().filter_map(|x| x.as_str()).collect())
-        .unwrap_or_default();
+    let mut func_name = tool.name.clone().unwrap_or_default();
 
     if opts.underscore_to_dot && func_name.contains('.') {
         func_name = func_name.replace('.', "_");
@@ -42,21 +34,21 @@ pub fn simple_function_checker(tool: Option<&serde_json::Value>, call: &Call, ex
     if call.name != func_name {
         return Check::fail("simple_function_checker:wrong_func_name", format!("Function name '{func_name}' not found in model output."));
     }
-    for param in &required {
-        if !call.args.contains_key(*param) {
+    for param in &tool.required {
+        if !call.args.contains_key(param) {
             return Check::fail("simple_function_checker:missing_required", format!("Missing required parameter: '{param}'."));
         }
     }
     for (param, value) in &call.args {
-        let (Some(detail), Some(accepted)) = (details.get(param), possible.get(param)) else {
+        let (Some(detail), Some(accepted)) = (tool.params.get(param), possible.get(param)) else {
             return Check::fail("simple_function_checker:unexpected_param", format!("Unexpected parameter: '{param}'."));
         };
-        let declared = detail.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+        let declared = detail.declared.as_str();
         let Some(expected_type) = python_type(declared) else {
             return Check::fail("type_error:unknown_declared_type", format!("Parameter '{param}' declares unknown type '{declared}'."));
         };
         let nested = if matches!(declared, "array" | "tuple") {
-            let item_type = detail.get("items").and_then(|i| i.get("type")).and_then(|t| t.as_str()).unwrap_or_default();
+            let item_type = detail.item_type.as_str();
             match python_type(item_type) {
                 Some(t) => Some(t),
                 None => {
@@ -117,7 +109,7 @@ pub fn simple_function_checker(tool: Option<&serde_json::Value>, call: &Call, ex
 }
 
 /// Simple category: exactly one call, checked against the first declared tool.
-pub fn simple(tools: &[serde_json::Value], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
+pub fn simple(tools: &[ToolSchema], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
     if calls.len() != 1 {
         return Check::fail("simple_function_checker:wrong_count", "Wrong number of functions.".into());
     }
@@ -128,7 +120,7 @@ pub fn simple(tools: &[serde_json::Value], calls: &[Call], answers: &[ExpectedCa
 }
 
 /// Multiple category: one call, checked against the expected function's declaration.
-pub fn multiple(tools: &[serde_json::Value], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
+pub fn multiple(tools: &[ToolSchema], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
     if calls.len() != answers.len() {
         return Check::fail("multiple_function_checker:wrong_count", "Wrong number of functions.".into());
     }
@@ -139,7 +131,7 @@ pub fn multiple(tools: &[serde_json::Value], calls: &[Call], answers: &[Expected
 
 /// Parallel categories: as many calls as answers, each answer matched by a distinct call,
 /// in any order (greedy, first match wins, as BFCL does).
-pub fn parallel(tools: &[serde_json::Value], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
+pub fn parallel(tools: &[ToolSchema], calls: &[Call], answers: &[ExpectedCall], opts: &ScoreOptions) -> Check {
     if calls.len() != answers.len() {
         return Check::fail("parallel_function_checker_no_order:wrong_count", "Wrong number of functions.".into());
     }

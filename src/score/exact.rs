@@ -7,14 +7,16 @@
 //! `20.0` (the call syntax writes both forms and a JSON reference cannot tell them apart);
 //! booleans only equal booleans (`true` is not `1`); lists element by element, in order;
 //! objects by their key sets and values, keys in any order; `null` equals `null`.
-//! The reference is `Case::reference_calls` (first accepted value per parameter).
+//! The reference is `reference_calls` (first accepted value per parameter).
 
+use super::AnswerKey;
 use super::Check;
 use crate::codec::{Call, Value};
-use crate::dataset::{Case, CheckKind};
+use crate::dataset::CheckKind;
+use crate::dataset::case::reference_calls;
 
-pub fn check(case: &Case, calls: &[Call]) -> Check {
-    let reference = case.reference_calls();
+pub fn check(case: &AnswerKey, calls: &[Call]) -> Check {
+    let reference = reference_calls(&case.answers);
     match case.kind {
         CheckKind::Relevance if calls.is_empty() => return Check::fail("exact:no_call", "A call was expected.".into()),
         CheckKind::Relevance => return Check::pass(),
@@ -71,30 +73,23 @@ pub fn equal(a: &Value, b: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::dataset::{CASE_SCHEMA, ExpectedCall, Message, Role};
+    use crate::dataset::ExpectedCall;
+    use crate::score::tool_schema::ToolSchema;
     use indexmap::IndexMap;
 
     fn call(name: &str, args: &[(&str, Value)]) -> Call {
         Call { name: name.into(), args: args.iter().map(|(k, v)| (k.to_string(), v.clone())).collect() }
     }
 
-    fn case(kind: CheckKind, reference: &[Call]) -> Case {
+    fn case(kind: CheckKind, reference: &[Call]) -> AnswerKey {
         let answers = reference
             .iter()
             .map(|c| {
                 ExpectedCall::from([(c.name.clone(), c.args.iter().map(|(k, v)| (k.clone(), vec![v.clone()])).collect::<IndexMap<_, _>>())])
             })
             .collect();
-        Case {
-            schema: CASE_SCHEMA.into(),
-            id: "t".into(),
-            category: "app".into(),
-            kind,
-            messages: vec![Message { role: Role::User, content: "x".into(), tool_calls: vec![], name: None }],
-            tools: vec![serde_json::json!({"name": "a"}), serde_json::json!({"name": "b"})],
-            answers,
-            source: None,
-        }
+        let tool = |name: &str| ToolSchema { name: Some(name.into()), ..ToolSchema::default() };
+        AnswerKey { id: "t".into(), category: "app".into(), kind, tools: vec![tool("a"), tool("b")], answers }
     }
 
     fn s(v: &str) -> Value {

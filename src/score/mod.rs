@@ -1,15 +1,19 @@
 //! Scoring: BFCL's AST rules (or exact match) on the calls BFCL's decoder sees, plus format
 //! diagnostics.
 
+pub mod answer_key;
 pub mod checker;
 pub mod exact;
+pub mod tool_schema;
 pub mod types;
 pub mod values;
+
+pub use answer_key::AnswerKey;
 
 use serde::{Deserialize, Serialize};
 
 use crate::codec::{self, Call, bfcl_decode};
-use crate::dataset::{Case, CheckKind};
+use crate::dataset::CheckKind;
 
 /// The error type fgbench adds for output the strict parser rejects.
 pub const PARSE_ERROR: &str = "parse_error";
@@ -94,7 +98,7 @@ pub struct Scored {
 
 /// Scores a raw completion against a case: decode as BFCL does, check with BFCL's rules,
 /// and report malformed output as `parse_error` when it is also wrong.
-pub fn score_output(case: &Case, output: &str, opts: &ScoreOptions) -> Scored {
+pub fn score_output(case: &AnswerKey, output: &str, opts: &ScoreOptions) -> Scored {
     let (calls, shape, parse_error) = analyse_output(output);
     let mut check = check_calls(case, &calls, opts);
     if !check.valid && shape == OutputShape::Malformed {
@@ -117,7 +121,7 @@ pub fn analyse_output(output: &str) -> (Vec<Call>, OutputShape, Option<String>) 
 }
 
 /// The verdict for decoded calls: the chosen scorer, routed by the case's kind.
-pub fn check_calls(case: &Case, calls: &[Call], opts: &ScoreOptions) -> Check {
+pub fn check_calls(case: &AnswerKey, calls: &[Call], opts: &ScoreOptions) -> Check {
     if opts.scorer == Scorer::Exact {
         return exact::check(case, calls);
     }

@@ -251,7 +251,7 @@ fn outcome(shared: &Shared, case: Option<&Case>, judged: bool, c: &Completion) -
     // Scoring analyses the output too: analyse it once either way.
     let (calls, shape, parse_error, verdict) = match (case, judged) {
         (Some(case), true) => {
-            let s = score_output(case, &c.text, &shared.cfg.scoring);
+            let s = score_output(&case.into(), &c.text, &shared.cfg.scoring);
             let verdict = json!({"valid": s.check.valid, "error_type": s.check.error_type, "error": s.check.error, "scorer": shared.cfg.scoring.scorer.name()});
             (s.calls, s.shape, s.parse_error, Some(verdict))
         }

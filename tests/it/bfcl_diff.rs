@@ -10,7 +10,7 @@ use std::process::Command;
 
 use fgbench::codec::bfcl_decode;
 use fgbench::dataset::{Dataset, fetch};
-use fgbench::score::{OutputShape, ScoreOptions, check_calls, score_output};
+use fgbench::score::{AnswerKey, OutputShape, ScoreOptions, check_calls, score_output};
 
 use crate::support::mutate::outputs_for;
 
@@ -28,6 +28,20 @@ fn verdicts_match_bfcl_checker() {
     assert!(status.success(), "creating the BFCL reference venv failed");
 
     let ds = Dataset::load(&fetched.dataset).unwrap();
+    // The answer keys as `fgbench score` reads them (tool descriptions skipped unparsed) must
+    // be the ones built from the whole cases; the verdicts below are made with them.
+    let mut keys = std::collections::HashMap::new();
+    fgbench::dataset::for_each_line_block(&fetched.dataset, |lines| {
+        for (n, l) in lines {
+            let k = AnswerKey::parse_line(&fetched.dataset, *n, l).unwrap();
+            keys.insert(k.id.clone(), k);
+        }
+        Ok(())
+    })
+    .unwrap();
+    for case in &ds.cases {
+        assert_eq!(keys[&case.id], AnswerKey::from(case), "answer key of `{}`", case.id);
+    }
     let dir = tempfile::tempdir().unwrap();
     let preds = dir.path().join("outputs.jsonl");
     let mut rows = Vec::new();
@@ -64,8 +78,9 @@ fn verdicts_match_bfcl_checker() {
     for ((case, label, output), r) in rows.iter().zip(&reference) {
         let bfcl_valid = r["valid"].as_bool().unwrap();
         let bfcl_type = r["error_type"].as_str();
-        let ours = score_output(case, output, &opts);
-        let ours_type = check_calls(case, &bfcl_decode::decode(output), &opts).error_type;
+        let key = &keys[&case.id];
+        let ours = score_output(key, output, &opts);
+        let ours_type = check_calls(key, &bfcl_decode::decode(output), &opts).error_type;
         let e = per_label.entry(label).or_default();
         e.0 += 1;
         e.1 += usize::from(bfcl_valid);

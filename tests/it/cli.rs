@@ -124,29 +124,37 @@ fn score_table_and_csv_formats() {
     assert_eq!(c.lines().count(), 1 + 5 + 1);
 }
 
+/// `render` loads whole cases; `score` reads only answer keys: both name the same line and
+/// fault.
 #[test]
 fn bad_dataset_lines_name_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let good = std::fs::read_to_string(repo_file("datasets/demo.jsonl")).unwrap();
     let first = good.lines().next().unwrap();
-    let ds = write(dir.path(), "d.jsonl", &format!("{first}\n{{\"schema\": \"fgbench.case/1\", \"id\": 3\n"));
-    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(stderr(&o).contains("d.jsonl:2: malformed case"), "{}", stderr(&o));
-
-    let future = first.replace("fgbench.case/1", "fgbench.case/9");
-    let ds = write(dir.path(), "f.jsonl", &future);
-    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
-    assert!(stderr(&o).contains("f.jsonl:1: unsupported case schema `fgbench.case/9`"), "{}", stderr(&o));
-
-    let dup = write(dir.path(), "dup.jsonl", &format!("{first}\n{first}\n"));
-    let o = fgbench(&["render", "--dataset", &dup, "--id", "demo_simple_0"]);
-    assert!(stderr(&o).contains("dup.jsonl:2: duplicate case id `demo_simple_0` (first seen on line 1)"), "{}", stderr(&o));
-
+    let preds = repo_file("datasets/demo.predictions.jsonl");
+    let refused = |ds: &str, want: &str| {
+        for o in
+            [fgbench(&["render", "--dataset", ds, "--id", "demo_simple_0"]), fgbench(&["score", "--dataset", ds, "--predictions", &preds])]
+        {
+            assert_eq!(o.status.code(), Some(2));
+            assert!(stderr(&o).contains(want), "want `{want}`: {}", stderr(&o));
+        }
+    };
+    refused(&write(dir.path(), "d.jsonl", &format!("{first}\n{{\"schema\": \"fgbench.case/1\", \"id\": 3\n")), "d.jsonl:2: malformed case");
+    refused(
+        &write(dir.path(), "f.jsonl", &first.replace("fgbench.case/1", "fgbench.case/9")),
+        "f.jsonl:1: unsupported case schema `fgbench.case/9`",
+    );
+    refused(
+        &write(dir.path(), "dup.jsonl", &format!("{first}\n{first}\n")),
+        "dup.jsonl:2: duplicate case id `demo_simple_0` (first seen on line 1)",
+    );
     let no_tools = first.replacen("\"tools\": [{", "\"tools\": [], \"x\": [{", 1);
-    let ds = write(dir.path(), "nt.jsonl", &no_tools);
-    let o = fgbench(&["render", "--dataset", &ds, "--id", "demo_simple_0"]);
-    assert!(stderr(&o).contains("nt.jsonl:1: case `demo_simple_0` has no tools"), "{}", stderr(&o));
+    refused(&write(dir.path(), "nt.jsonl", &no_tools), "nt.jsonl:1: case `demo_simple_0` has no tools");
+    let unnamed = first.replacen("\"name\": \"set_thermostat\"", "\"name\": 7", 1);
+    assert_ne!(unnamed, first);
+    refused(&write(dir.path(), "un.jsonl", &unnamed), "un.jsonl:1: case `demo_simple_0`: tool #0 has no `name`");
+    refused(&write(dir.path(), "empty.jsonl", "\n  \n"), "holds no cases");
 }
 
 /// A miniature BFCL data folder in the wheel's layout.
