@@ -483,3 +483,54 @@ fn bench_replays_prompts_without_prefix_reuse_unless_asked() {
     assert_eq!(bench(&dir.path().join("b"), &["--shared-prefix-tokens", "64", "--limit", "2"]), 4);
     assert_eq!(bench(&dir.path().join("c"), &["--prompt-tokens", "64", "--prefix-cache", "2"]), 2);
 }
+
+#[test]
+fn a_shared_tool_block_is_prefilled_once_by_its_first_request() {
+    // Rows of the app set in two blocks (developer turn and tools), interleaved: the first
+    // request of each block prefills it and hands it to a holder, every later one copies it,
+    // whether it arrives after the first finished or while it is prefilling.
+    let dir = tempfile::tempdir().unwrap();
+    let rows: Vec<serde_json::Value> = lines(Path::new(&repo_file("datasets/app/test.jsonl")));
+    let dev = |r: &serde_json::Value| r["messages"][0]["content"].as_str().unwrap().to_string();
+    let blocks: Vec<String> = rows.iter().map(dev).fold(vec![], |mut v, d| {
+        if !v.contains(&d) {
+            v.push(d);
+        }
+        v
+    });
+    let pick = |b: &str| rows.iter().filter(|r| dev(r) == b).take(3).cloned().collect::<Vec<_>>();
+    let (a, b) = (pick(&blocks[0]), pick(&blocks[1]));
+    let mixed: Vec<&serde_json::Value> = a.iter().zip(&b).flat_map(|(x, y)| [x, y]).collect();
+    let ds = dir.path().join("two-blocks.jsonl");
+    std::fs::write(&ds, mixed.iter().map(|r| format!("{r}\n")).collect::<String>()).unwrap();
+    let run = |name: &str, extra: &[&str]| {
+        let out = dir.path().join(name);
+        let (model, ds, out_dir) = (gguf(), ds.to_str().unwrap(), out.to_str().unwrap());
+        let mut args = vec!["eval", "--model", &model, "--dataset", ds, "--out", out_dir, "--scorer", "exact", "--max-new-tokens", "4"];
+        args.extend(extra);
+        let o = fgbench(&args);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let preds = lines(&out.join("predictions.jsonl"));
+        let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+        (preds, summary["timing"]["prefix_cache"].clone())
+    };
+    for conc in ["1", "6"] {
+        let (preds, stats) = run(&format!("on-{conc}"), &["--concurrency", conc]);
+        assert_eq!(stats["hits"], 4, "concurrency {conc}: {stats}");
+        for block in [&a, &b] {
+            let mut cached: Vec<u64> =
+                block.iter().map(|r| preds.iter().find(|p| p["id"] == r["id"]).unwrap()["cached_tokens"].as_u64().unwrap()).collect();
+            // In flight together, which request of a block comes first is up to the threads.
+            cached.sort();
+            assert_eq!(cached[0], 0, "one request of a block prefills it: {cached:?}");
+            assert!(cached[1] > 1000 && cached[1] == cached[2], "the others copy the whole block: {cached:?}");
+        }
+    }
+    let (off, stats) = run("off", &["--prefix-cache", "off"]);
+    assert!(stats.is_null() || stats["hits"] == 0, "{stats}");
+    let (on, _) = run("on-again", &[]);
+    for (x, y) in off.iter().zip(&on) {
+        assert_eq!(x["output"], y["output"], "{}", x["id"]);
+        assert_eq!(x["prompt_tokens"], y["prompt_tokens"]);
+    }
+}

@@ -49,6 +49,9 @@ struct Sequence {
     rng: rand_chacha::ChaCha8Rng,
     /// The cached prefix (its holder) this sequence waits for before it prefills the rest.
     wait_for: Option<usize>,
+    /// The new prefix entry (its holder) this sequence fills: it stops at the prefix's end
+    /// until its cells are copied into the holder.
+    feeds: Option<usize>,
     /// Prompt tokens whose KV came from the prefix cache; `None` when the cache is off.
     cached: Option<u64>,
 }
@@ -57,7 +60,19 @@ impl Sequence {
     fn new(job: Job) -> Sequence {
         let rng = rand_chacha::ChaCha8Rng::seed_from_u64(job.settings.seed.unwrap_or(0));
         let track = Tracker::new(job.start);
-        Sequence { job, fed: 0, pos: 0, next: None, logits_at: None, bytes: Vec::new(), track, rng, wait_for: None, cached: None }
+        Sequence {
+            job,
+            fed: 0,
+            pos: 0,
+            next: None,
+            logits_at: None,
+            bytes: Vec::new(),
+            track,
+            rng,
+            wait_for: None,
+            feeds: None,
+            cached: None,
+        }
     }
 
     /// Sends a finished completion; the slot is freed by the caller.
@@ -204,7 +219,8 @@ impl Batcher<'_> {
     }
 
     /// Moves waiting jobs into free slots; a prompt that cannot fit is refused at once. A
-    /// prompt that starts with a cached prefix waits for its holder's cells.
+    /// prompt that starts with a cached prefix waits for its holder's cells; one that opens
+    /// a new entry fills it.
     fn admit(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
         let vocab = self.model.vocab();
         for i in 0..self.slots.len() {
@@ -217,8 +233,10 @@ impl Batcher<'_> {
                 let mut s = Sequence::new(job);
                 if let Some(cache) = self.prefix.as_mut() {
                     s.cached = Some(0);
-                    if let Lookup::Ready(h) | Lookup::Filling(h) = cache.lookup(&s.job.tokens, &|t| vocab.is_control(t)) {
-                        s.wait_for = Some(h);
+                    match cache.lookup(&s.job.tokens, &|t| vocab.is_control(t)) {
+                        Lookup::Ready(h) | Lookup::Filling(h) => s.wait_for = Some(h),
+                        Lookup::Feed(h) => s.feeds = Some(h),
+                        Lookup::Miss => {}
                     }
                 }
                 self.slots[i] = Some(s);
@@ -245,25 +263,37 @@ impl Batcher<'_> {
         }
     }
 
-    /// Prefix chunks to prefill this step, within `room` tokens: (holder, first position,
-    /// tokens). A reused holder's old cells are cleared before its first chunk.
-    fn holder_chunks(&mut self, room: &mut usize) -> Vec<(usize, usize, Vec<LlamaToken>)> {
-        let Some(cache) = self.prefix.as_mut() else { return Vec::new() };
-        let mut out = Vec::new();
-        for h in 0..cache.holders() {
-            if *room == 0 {
-                break;
-            }
-            if cache.is_fresh(h) {
-                let _ = self.ctx.clear_kv_cache_seq(Some((self.slots.len() + h) as u32), None, None);
-            }
-            let (start, chunk) = cache.next_chunk(h, *room);
-            if !chunk.is_empty() {
-                *room -= chunk.len();
-                out.push((h, start, chunk.to_vec()));
+    /// Copies the cells of every feeder that has reached the end of its prefix into the
+    /// prefix's holder, which makes the entry ready; the feeder goes on with its prompt.
+    fn hand_over_filled_prefixes(&mut self) {
+        let Some(cache) = self.prefix.as_mut() else { return };
+        let first_holder = self.slots.len();
+        let mut failed = Vec::new();
+        for (seq_id, slot) in self.slots.iter_mut().enumerate() {
+            let Some(s) = slot.as_mut() else { continue };
+            let Some(h) = s.feeds.filter(|&h| s.fed == cache.len(h)) else { continue };
+            s.feeds = None;
+            let holder = (first_holder + h) as i32;
+            // The holder's stream is emptied first: whole-stream copies go into empty streams.
+            let _ = self.ctx.clear_kv_cache_seq(Some(holder as u32), None, None);
+            match self.ctx.copy_kv_cache_seq(seq_id as i32, holder, None, None) {
+                Ok(()) => cache.filled(h),
+                Err(_) => failed.push(h),
             }
         }
-        out
+        for h in failed {
+            self.abandon_prefix(h);
+        }
+    }
+
+    /// Drops entry `h` before it was filled; whoever waited for it prefills its whole prompt.
+    fn abandon_prefix(&mut self, h: usize) {
+        if let Some(c) = self.prefix.as_mut() {
+            c.abandon(h);
+        }
+        for s in self.slots.iter_mut().flatten().filter(|s| s.wait_for == Some(h)) {
+            s.wait_for = None;
+        }
     }
 
     /// One decode over every running sequence: the next token of each decoding sequence is
@@ -278,8 +308,7 @@ impl Batcher<'_> {
         batch.clear();
         let decoding = self.slots.iter().flatten().filter(|s| s.next.is_some()).count();
         let mut room = self.batch_tokens.saturating_sub(decoding);
-        // Prefixes first: every sequence waiting for one is held up until it is in.
-        let holder_chunks = self.holder_chunks(&mut room);
+        let prefix = self.prefix.as_ref();
         for (seq_id, slot) in self.slots.iter_mut().enumerate() {
             let Some(s) = slot else { continue };
             s.logits_at = None;
@@ -292,7 +321,9 @@ impl Batcher<'_> {
             if s.wait_for.is_some() {
                 continue;
             }
-            let take = (s.job.tokens.len() - s.fed).min(room);
+            // A feeder stops at the end of its prefix, for its cells to be copied.
+            let end = s.feeds.and_then(|h| prefix.map(|c| c.len(h))).unwrap_or(s.job.tokens.len());
+            let take = (end - s.fed).min(room);
             for k in 0..take {
                 let last = s.fed + k + 1 == s.job.tokens.len();
                 batch.add(s.job.tokens[s.fed + k], s.pos, &[seq_id as i32], last).expect("batch has room");
@@ -304,17 +335,7 @@ impl Batcher<'_> {
             s.fed += take;
             room -= take;
         }
-        for (h, start, chunk) in &holder_chunks {
-            let seq_id = (self.slots.len() + h) as i32;
-            for (k, t) in chunk.iter().enumerate() {
-                batch.add(*t, (start + k) as i32, &[seq_id], false).expect("batch has room");
-            }
-        }
         if batch.n_tokens() == 0 {
-            // Only sequences waiting for prefixes whose tokens are all in: they are done.
-            if let Some(c) = self.prefix.as_mut() {
-                c.mark_decoded();
-            }
             return;
         }
         let kind = if batch.n_tokens() as usize == decoding { StepKind::DecodeOnly(decoding) } else { StepKind::WithPrompt };
@@ -333,9 +354,7 @@ impl Batcher<'_> {
             }
             return;
         }
-        if let Some(c) = self.prefix.as_mut() {
-            c.mark_decoded();
-        }
+        self.hand_over_filled_prefixes();
         self.mark();
         if self.profile.is_some() {
             // Separates the device's work (and the copy of the logits) from what follows;
@@ -407,6 +426,9 @@ impl Batcher<'_> {
         if let Some(s) = self.slots[seq_id].take() {
             if let (Some(h), Some(c)) = (s.wait_for, self.prefix.as_mut()) {
                 c.release(h, false);
+            }
+            if let Some(h) = s.feeds {
+                self.abandon_prefix(h);
             }
             match outcome {
                 Ok(reason) => s.finish(reason),

@@ -2,21 +2,28 @@
 //!
 //! Function-calling prompts of one app share everything up to the user's request (`<bos>`,
 //! the developer turn, every tool declaration): hundreds to thousands of tokens that every
-//! sequence would otherwise prefill again. The cache keeps a few such prefixes, each
-//! prefilled once into a sequence of its own (a *holder*, which never generates); a new
-//! sequence that starts with a cached prefix gets a copy of the holder's cells and prefills
-//! only the rest.
+//! sequence would otherwise prefill again. The cache keeps a few such prefixes, each in a
+//! sequence of its own (a *holder*, which never generates); a new sequence that starts with
+//! a cached prefix gets a copy of the holder's cells and prefills only the rest.
 //!
-//! Why whole holders: with a KV stream per sequence llama.cpp copies cells between streams
-//! only whole (`seq_cp` of a full buffer), and Gemma 3's sliding-window layers keep only
-//! the last window of positions, so a finished sequence no longer holds the window that
-//! ends at its prefix. A holder stops exactly at its prefix, so its cells are exactly what
-//! the prefix leaves behind, sliding-window layers included.
+//! Why holders: with a KV stream per sequence llama.cpp copies cells between streams only
+//! whole (`seq_cp` of a full buffer), and Gemma 3's sliding-window layers keep only the last
+//! window of positions, so a finished sequence no longer holds the window that ends at its
+//! prefix. A holder's cells are exactly what the prefix leaves behind, sliding-window layers
+//! included.
 //!
-//! Which prefixes: a prompt that shares at least [`MIN_PREFIX`] tokens with a recent prompt
-//! makes the shared part a new entry, cut back to the last control token inside it (where a
-//! turn starts), so the entry ends on a turn boundary rather than inside one user's words.
-//! Entries are evicted least recently used first, never while a sequence waits for one.
+//! How a holder is filled: the sequence whose prompt creates an entry (its *feeder*)
+//! prefills up to the entry's end, stops there for one step, and its stream is copied into
+//! the holder; then it goes on with the rest of its prompt. So no prefix is prefilled twice,
+//! and the next prompt with it copies instead of waiting.
+//!
+//! Which prefixes: a prompt's conversation before its last turn, which the next request of
+//! the same app (or the next step of an agent loop) repeats: the prompt is cut at the
+//! second-to-last start of the token that opens its final turn (`<start_of_turn>` before
+//! `model`). Failing that, a prompt that shares at least [`MIN_PREFIX`] tokens with a recent
+//! prompt makes the shared part an entry, cut back to the last control token inside it.
+//! Entries are evicted least recently used first, never while a sequence waits for one or
+//! feeds it.
 
 use std::collections::VecDeque;
 
@@ -30,23 +37,25 @@ const RECENT: usize = 16;
 /// Where a new prompt's prefix stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Lookup {
-    /// Holder `h` holds a prefix of the prompt, prefilled: copy it.
+    /// Holder `h` holds a prefix of the prompt, complete: copy it.
     Ready(usize),
-    /// Holder `h` holds a prefix of the prompt, still prefilling: wait for it.
+    /// Holder `h` will hold a prefix of the prompt once its feeder reaches the end of it:
+    /// wait for it.
     Filling(usize),
-    /// Nothing to reuse: prefill the whole prompt.
+    /// A new entry `h` for a prefix of the prompt: prefill up to its end, then hand the cells
+    /// over with [`PrefixCache::filled`] (or [`PrefixCache::abandon`] it).
+    Feed(usize),
+    /// Nothing to reuse or keep: prefill the whole prompt.
     Miss,
 }
 
 #[derive(Debug)]
 struct Entry {
     tokens: Vec<LlamaToken>,
-    /// Tokens of the prefix put into a batch so far.
-    fed: usize,
-    /// All of it decoded: the holder's cells are complete.
+    /// The holder's cells are complete.
     ready: bool,
     last_used: u64,
-    /// Sequences waiting for this entry (it may not be evicted meanwhile).
+    /// Sequences waiting for this entry or feeding it (it may not be evicted meanwhile).
     waiting: usize,
 }
 
@@ -65,10 +74,6 @@ impl PrefixCache {
         PrefixCache { entries: (0..holders).map(|_| None).collect(), recent: VecDeque::new(), clock: 0, hits: 0, tokens_saved: 0 }
     }
 
-    pub fn holders(&self) -> usize {
-        self.entries.len()
-    }
-
     /// The prefix length of holder `h`.
     pub fn len(&self, h: usize) -> usize {
         self.entries[h].as_ref().map_or(0, |e| e.tokens.len())
@@ -77,7 +82,7 @@ impl PrefixCache {
     /// Finds the longest cached prefix of `prompt` (strictly shorter than it: the last
     /// prompt token must be decoded to get logits), or plans a new entry for it. `is_control`
     /// tells which tokens start a turn. Returns what the prompt should do, and the entry it
-    /// now counts on (the caller must `release` it once copied or abandoned).
+    /// now counts on (the caller must `release`, `filled` or `abandon` it).
     pub fn lookup(&mut self, prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Lookup {
         self.clock += 1;
         let best = (0..self.entries.len())
@@ -85,14 +90,18 @@ impl PrefixCache {
             .filter(|(_, e)| e.tokens.len() < prompt.len() && prompt.starts_with(&e.tokens))
             .max_by_key(|(_, e)| e.tokens.len())
             .map(|(h, _)| h);
-        let found = best.or_else(|| self.plan(prompt, is_control));
+        let planned = if best.is_none() { self.plan(prompt, is_control) } else { None };
         self.remember(prompt);
-        let Some(h) = found else { return Lookup::Miss };
+        let Some(h) = best.or(planned) else { return Lookup::Miss };
         let clock = self.clock;
         let e = self.entries[h].as_mut().expect("found above");
         e.last_used = clock;
         e.waiting += 1;
-        if e.ready { Lookup::Ready(h) } else { Lookup::Filling(h) }
+        match (planned.is_some(), e.ready) {
+            (true, _) => Lookup::Feed(h),
+            (false, true) => Lookup::Ready(h),
+            (false, false) => Lookup::Filling(h),
+        }
     }
 
     /// A sequence has copied entry `h` (it saved `len(h)` tokens of prefill) or given up
@@ -107,22 +116,38 @@ impl PrefixCache {
         }
     }
 
-    /// A new entry for the prefix `prompt` shares with a recent prompt, in the least
-    /// recently used holder nobody waits for; `None` when nothing worth it is shared or
-    /// every holder is busy.
-    fn plan(&mut self, prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
-        let shared = self.recent.iter().map(|r| common_prefix(r, prompt)).max()?;
-        let shared = shared.min(prompt.len() - 1);
-        // End on a turn boundary: before the last control token after the first one.
-        let cut = (1..shared).rev().find(|&i| is_control(prompt[i])).unwrap_or(shared);
-        if cut < MIN_PREFIX {
-            return None;
+    /// The feeder of entry `h` has handed its cells to the holder: the entry is ready.
+    pub fn filled(&mut self, h: usize) {
+        if let Some(e) = self.entries[h].as_mut() {
+            e.ready = true;
+            e.waiting = e.waiting.saturating_sub(1);
         }
+    }
+
+    /// The feeder of entry `h` went away before reaching its end: the entry is dropped, and
+    /// the sequences waiting for it must prefill their prompts themselves.
+    pub fn abandon(&mut self, h: usize) {
+        self.entries[h] = None;
+    }
+
+    /// A new entry for `prompt` in the least recently used holder nobody waits for; `None`
+    /// when the prompt has no prefix worth keeping or every holder is busy.
+    fn plan(&mut self, prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
+        let cut = before_last_turn(prompt, is_control).or_else(|| self.shared_with_recent(prompt, is_control))?;
         let h = (0..self.entries.len())
             .filter(|&h| self.entries[h].as_ref().is_none_or(|e| e.waiting == 0))
             .min_by_key(|&h| self.entries[h].as_ref().map_or(0, |e| e.last_used))?;
-        self.entries[h] = Some(Entry { tokens: prompt[..cut].to_vec(), fed: 0, ready: false, last_used: self.clock, waiting: 0 });
+        self.entries[h] = Some(Entry { tokens: prompt[..cut].to_vec(), ready: false, last_used: self.clock, waiting: 0 });
         Some(h)
+    }
+
+    /// The part of `prompt` it shares with a recent prompt, ending before the last control
+    /// token inside it (where a turn starts); `None` when that is under `MIN_PREFIX`.
+    fn shared_with_recent(&self, prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
+        let shared = self.recent.iter().map(|r| common_prefix(r, prompt)).max()?;
+        let shared = shared.min(prompt.len() - 1);
+        let cut = (1..shared).rev().find(|&i| is_control(prompt[i])).unwrap_or(shared);
+        (cut >= MIN_PREFIX).then_some(cut)
     }
 
     fn remember(&mut self, prompt: &[LlamaToken]) {
@@ -132,39 +157,24 @@ impl PrefixCache {
         self.recent.push_back(prompt.to_vec());
     }
 
-    /// The next chunk of holder `h`'s prefix to prefill (at most `room` tokens), with the
-    /// position of its first token; empty when it is all fed.
-    pub fn next_chunk(&mut self, h: usize, room: usize) -> (usize, &[LlamaToken]) {
-        let Some(e) = self.entries[h].as_mut() else { return (0, &[]) };
-        let start = e.fed;
-        let take = (e.tokens.len() - start).min(room);
-        e.fed += take;
-        (start, &e.tokens[start..start + take])
-    }
-
-    /// After a decode: entries whose whole prefix has been fed are ready.
-    pub fn mark_decoded(&mut self) {
-        for e in self.entries.iter_mut().flatten() {
-            if e.fed == e.tokens.len() {
-                e.ready = true;
-            }
-        }
-    }
-
     pub fn is_ready(&self, h: usize) -> bool {
         self.entries[h].as_ref().is_some_and(|e| e.ready)
-    }
-
-    /// Holders planned since their cells were cleared: the caller clears a reused holder's
-    /// cells before its first chunk goes in.
-    pub fn is_fresh(&self, h: usize) -> bool {
-        self.entries[h].as_ref().is_some_and(|e| e.fed == 0)
     }
 
     /// Forgets every entry (after a failed decode the cells are unknown).
     pub fn clear(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = None);
     }
+}
+
+/// Where the conversation before the prompt's last turn ends: the prompt ends by opening the
+/// model's turn, so the last control token is the turn opener, and its occurrence before that
+/// starts the last turn. `None` when that leaves under `MIN_PREFIX` tokens.
+fn before_last_turn(prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
+    let opener_at = prompt.iter().rposition(|&t| is_control(t))?;
+    let opener = prompt[opener_at];
+    let cut = prompt[..opener_at].iter().rposition(|&t| t == opener)?;
+    (cut >= MIN_PREFIX).then_some(cut)
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -190,30 +200,46 @@ mod tests {
         toks(&v)
     }
 
+    /// A chat prompt as rendered: a developer turn of `n` tokens, the user's turn, and the
+    /// opened model turn.
+    fn chat(n: usize, user: &[i32]) -> Vec<LlamaToken> {
+        let mut v = prompt(n, user).iter().map(|t| t.0).collect::<Vec<_>>();
+        v.extend([TURN, 7]);
+        toks(&v)
+    }
+
     fn control(t: LlamaToken) -> bool {
         t.0 == TURN || t.0 == 1
     }
 
     #[test]
-    fn a_second_prompt_with_the_same_block_plans_an_entry_cut_at_the_turn() {
+    fn the_first_chat_prompt_feeds_an_entry_of_its_conversation_before_the_last_turn() {
+        let mut c = PrefixCache::new(2);
+        let first = chat(40, &[5, 6]);
+        let Lookup::Feed(h) = c.lookup(&first, &control) else { panic!("expected an entry to feed") };
+        assert_eq!(c.len(h), 41, "<bos> and the developer turn, up to the user's turn");
+        // A second prompt of the block waits for the feeder, then copies.
+        assert_eq!(c.lookup(&chat(40, &[8]), &control), Lookup::Filling(h));
+        assert!(!c.is_ready(h));
+        c.filled(h);
+        assert!(c.is_ready(h));
+        c.release(h, true);
+        assert_eq!(c.lookup(&chat(40, &[4, 4, 4]), &control), Lookup::Ready(h));
+        c.release(h, true);
+        assert_eq!((c.hits, c.tokens_saved), (2, 82));
+        // A chat whose developer turn is too short keeps nothing.
+        assert_eq!(c.lookup(&chat(10, &[5]), &control), Lookup::Miss);
+    }
+
+    #[test]
+    fn a_prompt_without_turns_feeds_the_part_it_shares_with_a_recent_one_cut_at_the_turn() {
         let mut c = PrefixCache::new(2);
         assert_eq!(c.lookup(&prompt(40, &[5, 6, 7]), &control), Lookup::Miss);
         // Shares the block and the user's first word: the entry still ends before the turn.
-        let second = prompt(40, &[5, 8]);
-        let Lookup::Filling(h) = c.lookup(&second, &control) else { panic!("expected a new entry") };
+        let Lookup::Feed(h) = c.lookup(&prompt(40, &[5, 8]), &control) else { panic!("expected a new entry") };
         assert_eq!(c.len(h), 41);
-        let (start, chunk) = c.next_chunk(h, 30);
-        assert_eq!((start, chunk.len()), (0, 30));
-        let (start, chunk) = c.next_chunk(h, 30);
-        assert_eq!((start, chunk.len()), (30, 11));
-        assert!(!c.is_ready(h));
-        c.mark_decoded();
-        assert!(c.is_ready(h));
-        c.release(h, true);
-        // The next prompt with the block finds it ready; one without it misses.
+        c.filled(h);
         assert_eq!(c.lookup(&prompt(40, &[4]), &control), Lookup::Ready(h));
-        c.release(h, true);
-        assert_eq!((c.hits, c.tokens_saved), (2, 82));
         assert_eq!(c.lookup(&toks(&[1, 2, 3]), &control), Lookup::Miss);
     }
 
@@ -225,39 +251,44 @@ mod tests {
     }
 
     #[test]
+    fn an_abandoned_entry_is_gone_and_its_holder_free_again() {
+        let mut c = PrefixCache::new(1);
+        let Lookup::Feed(h) = c.lookup(&chat(40, &[5]), &control) else { panic!() };
+        assert_eq!(c.lookup(&chat(40, &[6]), &control), Lookup::Filling(h));
+        c.abandon(h);
+        assert_eq!(c.len(h), 0);
+        assert!(matches!(c.lookup(&chat(50, &[6]), &control), Lookup::Feed(_)), "the holder is free for a new entry");
+    }
+
+    #[test]
     fn the_least_recently_used_idle_entry_goes_first_and_waited_for_ones_stay() {
         let mut c = PrefixCache::new(2);
         let block = |k: i32, user: i32| {
             let mut v = vec![1];
             v.extend((0..40).map(|i| 1000 * k + i));
-            v.extend([TURN, user]);
+            v.extend([TURN, user, TURN, 7]);
             toks(&v)
         };
         for k in 1..=2 {
-            c.lookup(&block(k, 1), &control);
-            let Lookup::Filling(h) = c.lookup(&block(k, 2), &control) else { panic!() };
-            c.next_chunk(h, 100);
-            c.mark_decoded();
-            if k == 1 {
-                c.release(h, true); // block 1 idle, block 2 still waited for
+            let Lookup::Feed(h) = c.lookup(&block(k, 1), &control) else { panic!() };
+            c.filled(h);
+            if k == 2 {
+                // Block 2's entry is waited for; block 1's is idle.
+                assert_eq!(c.lookup(&block(k, 2), &control), Lookup::Ready(h));
             }
         }
-        c.lookup(&block(3, 1), &control);
-        let Lookup::Filling(h3) = c.lookup(&block(3, 2), &control) else { panic!() };
+        let Lookup::Feed(h3) = c.lookup(&block(3, 1), &control) else { panic!() };
         assert_eq!(c.lookup(&block(2, 3), &control), Lookup::Ready(1 - h3), "block 2's entry survived");
-        assert_eq!(c.lookup(&block(1, 3), &control), Lookup::Miss, "block 1's entry was evicted");
+        assert!(!matches!(c.lookup(&block(1, 3), &control), Lookup::Ready(_)), "block 1's entry was evicted");
     }
 
     #[test]
     fn a_prompt_equal_to_a_cached_prefix_does_not_use_it() {
         let mut c = PrefixCache::new(1);
-        let p = prompt(40, &[5]);
-        c.lookup(&p, &control);
-        let Lookup::Filling(h) = c.lookup(&prompt(40, &[6]), &control) else { panic!() };
+        let p = chat(40, &[5]);
+        let Lookup::Feed(h) = c.lookup(&p, &control) else { panic!() };
         let prefix = p[..c.len(h)].to_vec();
-        c.next_chunk(h, 100);
-        c.mark_decoded();
-        c.release(h, false);
+        c.filled(h);
         assert_ne!(c.lookup(&prefix, &control), Lookup::Ready(h));
     }
 }
