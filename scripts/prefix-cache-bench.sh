@@ -33,7 +33,7 @@ PY
   done
 done
 # The held-out set has 4 developer turns (one per "current time"); the first request of a
-# block is prefilled whole, the second waits for the block's holder, the rest copy it.
+# block prefills it and hands it to the block's holder, the rest copy it.
 one_block=$(python3 -c "
 import json
 rows = [json.loads(l) for l in open('$DS')]

@@ -271,7 +271,7 @@ impl Batcher<'_> {
         let mut failed = Vec::new();
         for (seq_id, slot) in self.slots.iter_mut().enumerate() {
             let Some(s) = slot.as_mut() else { continue };
-            let Some(h) = s.feeds.filter(|&h| s.fed == cache.len(h)) else { continue };
+            let Some(h) = s.feeds.filter(|&h| s.fed > 0 && s.fed == cache.len(h)) else { continue };
             s.feeds = None;
             let holder = (first_holder + h) as i32;
             // The holder's stream is emptied first: whole-stream copies go into empty streams.
@@ -322,7 +322,7 @@ impl Batcher<'_> {
                 continue;
             }
             // A feeder stops at the end of its prefix, for its cells to be copied.
-            let end = s.feeds.and_then(|h| prefix.map(|c| c.len(h))).unwrap_or(s.job.tokens.len());
+            let end = s.feeds.and_then(|h| prefix.map(|c| c.len(h))).filter(|&n| n > s.fed).unwrap_or(s.job.tokens.len());
             let take = (end - s.fed).min(room);
             for k in 0..take {
                 let last = s.fed + k + 1 == s.job.tokens.len();
