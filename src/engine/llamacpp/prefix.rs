@@ -15,15 +15,16 @@
 //! How a holder is filled: the sequence whose prompt creates an entry (its *feeder*)
 //! prefills up to the entry's end, stops there for one step, and its stream is copied into
 //! the holder; then it goes on with the rest of its prompt. So no prefix is prefilled twice,
-//! and the next prompt with it copies instead of waiting.
+//! and the prompts after it copy it.
 //!
-//! Which prefixes: a prompt's conversation before its last turn, which the next request of
-//! the same app (or the next step of an agent loop) repeats: the prompt is cut at the
-//! second-to-last start of the token that opens its final turn (`<start_of_turn>` before
-//! `model`). Failing that, a prompt that shares at least [`MIN_PREFIX`] tokens with a recent
-//! prompt makes the shared part an entry, cut back to the last control token inside it.
-//! Entries are evicted least recently used first, never while a sequence waits for one or
-//! feeds it.
+//! Which prefixes: a prompt that shares at least [`MIN_PREFIX`] tokens with a recent prompt
+//! makes the shared part an entry, cut back to the last control token inside it (where a
+//! turn starts), so the entry ends on a turn boundary rather than inside one user's words.
+//! Only a prefix seen twice becomes an entry: feeding one splits the feeder's prefill at the
+//! entry's end, and a prompt prefilled in two chunks can round differently in the last bits
+//! (and flip a greedy near-tie) from one prefilled whole, which a prompt whose tools nobody
+//! shares (every BFCL case) should not pay for nothing. Entries are evicted least recently
+//! used first, never while a sequence waits for one or feeds it.
 
 use std::collections::VecDeque;
 
@@ -133,7 +134,7 @@ impl PrefixCache {
     /// A new entry for `prompt` in the least recently used holder nobody waits for; `None`
     /// when the prompt has no prefix worth keeping or every holder is busy.
     fn plan(&mut self, prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
-        let cut = before_last_turn(prompt, is_control).or_else(|| self.shared_with_recent(prompt, is_control))?;
+        let cut = self.shared_with_recent(prompt, is_control)?;
         let h = (0..self.entries.len())
             .filter(|&h| self.entries[h].as_ref().is_none_or(|e| e.waiting == 0))
             .min_by_key(|&h| self.entries[h].as_ref().map_or(0, |e| e.last_used))?;
@@ -165,16 +166,6 @@ impl PrefixCache {
     pub fn clear(&mut self) {
         self.entries.iter_mut().for_each(|e| *e = None);
     }
-}
-
-/// Where the conversation before the prompt's last turn ends: the prompt ends by opening the
-/// model's turn, so the last control token is the turn opener, and its occurrence before that
-/// starts the last turn. `None` when that leaves under `MIN_PREFIX` tokens.
-fn before_last_turn(prompt: &[LlamaToken], is_control: &dyn Fn(LlamaToken) -> bool) -> Option<usize> {
-    let opener_at = prompt.iter().rposition(|&t| is_control(t))?;
-    let opener = prompt[opener_at];
-    let cut = prompt[..opener_at].iter().rposition(|&t| t == opener)?;
-    (cut >= MIN_PREFIX).then_some(cut)
 }
 
 fn common_prefix(a: &[LlamaToken], b: &[LlamaToken]) -> usize {
@@ -213,13 +204,13 @@ mod tests {
     }
 
     #[test]
-    fn the_first_chat_prompt_feeds_an_entry_of_its_conversation_before_the_last_turn() {
+    fn the_second_prompt_of_a_block_feeds_its_entry_and_later_ones_copy_it() {
         let mut c = PrefixCache::new(2);
-        let first = chat(40, &[5, 6]);
-        let Lookup::Feed(h) = c.lookup(&first, &control) else { panic!("expected an entry to feed") };
+        assert_eq!(c.lookup(&chat(40, &[5, 6]), &control), Lookup::Miss, "a block seen once is not kept");
+        let Lookup::Feed(h) = c.lookup(&chat(40, &[8]), &control) else { panic!("expected an entry to feed") };
         assert_eq!(c.len(h), 41, "<bos> and the developer turn, up to the user's turn");
-        // A second prompt of the block waits for the feeder, then copies.
-        assert_eq!(c.lookup(&chat(40, &[8]), &control), Lookup::Filling(h));
+        // A prompt of the block that comes while the feeder prefills waits for it, then copies.
+        assert_eq!(c.lookup(&chat(40, &[9]), &control), Lookup::Filling(h));
         assert!(!c.is_ready(h));
         c.filled(h);
         assert!(c.is_ready(h));
@@ -227,8 +218,6 @@ mod tests {
         assert_eq!(c.lookup(&chat(40, &[4, 4, 4]), &control), Lookup::Ready(h));
         c.release(h, true);
         assert_eq!((c.hits, c.tokens_saved), (2, 82));
-        // A chat whose developer turn is too short keeps nothing.
-        assert_eq!(c.lookup(&chat(10, &[5]), &control), Lookup::Miss);
     }
 
     #[test]
@@ -253,11 +242,12 @@ mod tests {
     #[test]
     fn an_abandoned_entry_is_gone_and_its_holder_free_again() {
         let mut c = PrefixCache::new(1);
+        c.lookup(&chat(40, &[4]), &control);
         let Lookup::Feed(h) = c.lookup(&chat(40, &[5]), &control) else { panic!() };
         assert_eq!(c.lookup(&chat(40, &[6]), &control), Lookup::Filling(h));
         c.abandon(h);
         assert_eq!(c.len(h), 0);
-        assert!(matches!(c.lookup(&chat(50, &[6]), &control), Lookup::Feed(_)), "the holder is free for a new entry");
+        assert!(matches!(c.lookup(&chat(40, &[7]), &control), Lookup::Feed(_)), "the holder is free for a new entry");
     }
 
     #[test]
@@ -270,6 +260,7 @@ mod tests {
             toks(&v)
         };
         for k in 1..=2 {
+            c.lookup(&block(k, 0), &control);
             let Lookup::Feed(h) = c.lookup(&block(k, 1), &control) else { panic!() };
             c.filled(h);
             if k == 2 {
@@ -277,6 +268,7 @@ mod tests {
                 assert_eq!(c.lookup(&block(k, 2), &control), Lookup::Ready(h));
             }
         }
+        c.lookup(&block(3, 0), &control);
         let Lookup::Feed(h3) = c.lookup(&block(3, 1), &control) else { panic!() };
         assert_eq!(c.lookup(&block(2, 3), &control), Lookup::Ready(1 - h3), "block 2's entry survived");
         assert!(!matches!(c.lookup(&block(1, 3), &control), Lookup::Ready(_)), "block 1's entry was evicted");
@@ -286,6 +278,7 @@ mod tests {
     fn a_prompt_equal_to_a_cached_prefix_does_not_use_it() {
         let mut c = PrefixCache::new(1);
         let p = chat(40, &[5]);
+        c.lookup(&chat(40, &[6]), &control);
         let Lookup::Feed(h) = c.lookup(&p, &control) else { panic!() };
         let prefix = p[..c.len(h)].to_vec();
         c.filled(h);
