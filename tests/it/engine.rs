@@ -11,11 +11,27 @@ use crate::cli::{fgbench, repo_file, stderr, stdout};
 pub fn fixture() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
+        remove_fixtures_of_ended_runs();
         let dir = std::env::temp_dir().join(format!("fgbench-fixture-{}", std::process::id()));
         let o = fgbench(&["models", "fixture", "--out", dir.to_str().unwrap()]);
         assert!(o.status.success(), "{}", stderr(&o));
         dir
     })
+}
+
+/// Nothing removes a test run's fixture when the run ends, so each run removes those of
+/// runs whose process is gone (Linux: no `/proc/PID`); a live run's fixture is left alone.
+fn remove_fixtures_of_ended_runs() {
+    let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else { return };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name.to_str().and_then(|n| n.strip_prefix("fgbench-fixture-")).and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        if Path::new("/proc/self").exists() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn lines(path: &Path) -> Vec<serde_json::Value> {
