@@ -101,14 +101,19 @@ impl Case {
     /// The checks every case must pass before it is scored, wherever it comes from (a dataset
     /// file, a socket request): the scorer relies on them.
     pub fn validate(&self) -> Result<(), String> {
-        validate_parts(&CaseParts {
+        validate_parts(&self.parts())
+    }
+
+    /// What the case checks look at.
+    pub(crate) fn parts(&self) -> CaseParts<'_> {
+        CaseParts {
             id: &self.id,
             kind: self.kind,
             tool_count: self.tools.len(),
             unnamed_tool: self.tools.iter().position(|t| tool_name(t).is_none()),
             has_user_message: self.messages.iter().any(|m| m.role == Role::User),
             answers: &self.answers,
-        })
+        }
     }
 
     /// The reference answer as an ordered list of calls (what the exact scorer compares

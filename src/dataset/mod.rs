@@ -191,6 +191,15 @@ pub fn for_each_batch(path: &Path, mut f: impl FnMut(Vec<Case>) -> Result<(), Da
     seen.finish(path)
 }
 
+/// The case checks of line `line`, with the errors `load` says (a case without tools gets
+/// its own), however the line was read.
+pub(crate) fn check_case_line(path: &Path, line: usize, parts: &case::CaseParts) -> Result<(), DatasetError> {
+    if parts.tool_count == 0 && parts.kind != CheckKind::Irrelevance {
+        return Err(DatasetError::NoTools { path: path.into(), line, id: parts.id.to_string() });
+    }
+    case::validate_parts(parts).map_err(|message| DatasetError::Invalid { path: path.into(), line, id: parts.id.to_string(), message })
+}
+
 /// One line of a case file, with every check `load` makes of a case.
 pub(crate) fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Case, DatasetError> {
     let malformed = |message: String| DatasetError::Malformed { path: path.into(), line, message };
@@ -208,10 +217,7 @@ pub(crate) fn parse_case_line(path: &Path, line: usize, text: &str) -> Result<Ca
             });
         }
     };
-    if case.tools.is_empty() && case.kind != CheckKind::Irrelevance {
-        return Err(DatasetError::NoTools { path: path.into(), line, id: case.id.clone() });
-    }
-    case.validate().map_err(|message| DatasetError::Invalid { path: path.into(), line, id: case.id.clone(), message })?;
+    check_case_line(path, line, &case.parts())?;
     Ok(case)
 }
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::tool_schema::ToolSchema;
-use crate::dataset::case::{CaseParts, validate_parts};
-use crate::dataset::{CASE_SCHEMA, Case, CheckKind, DatasetError, ExpectedCall, Role, parse_case_line};
+use crate::dataset::case::CaseParts;
+use crate::dataset::{CASE_SCHEMA, Case, CheckKind, DatasetError, ExpectedCall, Role, check_case_line, parse_case_line};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct AnswerKey {
@@ -42,9 +42,6 @@ impl AnswerKey {
             Ok(k) if k.schema == CASE_SCHEMA => k,
             _ => return parse_case_line(path, line, text).map(|c| AnswerKey::from(&c)),
         };
-        if lean.tools.is_empty() && lean.kind != CheckKind::Irrelevance {
-            return Err(DatasetError::NoTools { path: path.into(), line, id: lean.id });
-        }
         let parts = CaseParts {
             id: &lean.id,
             kind: lean.kind,
@@ -53,7 +50,7 @@ impl AnswerKey {
             has_user_message: lean.messages.iter().any(|m| m.role == Role::User),
             answers: &lean.answers,
         };
-        validate_parts(&parts).map_err(|message| DatasetError::Invalid { path: path.into(), line, id: lean.id.clone(), message })?;
+        check_case_line(path, line, &parts)?;
         Ok(AnswerKey { id: lean.id, category: lean.category, kind: lean.kind, tools: lean.tools, answers: lean.answers })
     }
 }
