@@ -3,7 +3,9 @@
 # block; docs/performance.md, "Prefix reuse"), interleaved on and off in one run:
 #   - eval cases/s of the held-out app set at concurrency 1 and 8 (base + the shipped adapter);
 #   - serve: TTFT p50 of repeated requests with the same tool block, through the socket;
-#   - greedy parity of prefix-cache:off against on (identical completions expected).
+#   - greedy parity of prefix-cache:off against on (identical completions expected);
+#   - llama-batched-bench (no reuse, and with -pps: one prompt shared by a whole wave) on the
+#     same work: the eval's mean prompt and completion lengths, 1 and 8 sequences.
 #
 #   scripts/prefix-cache-bench.sh [N_CASES] [ROUNDS]
 set -euo pipefail
@@ -11,6 +13,7 @@ cd "$(dirname "$0")/.."
 N=${1:-48}
 ROUNDS=${2:-2}
 FG=${FGBENCH_BIN:-${CARGO_TARGET_DIR:-target}/debug/fgbench}
+CACHE=${FGBENCH_CACHE:-$HOME/.cache/fgbench}
 DS=datasets/app/test.jsonl
 ADAPTER=adapters/app-lora
 work=$(mktemp -d)
@@ -28,8 +31,31 @@ import json, sys
 t = json.load(open(sys.argv[4]))["timing"]
 p = t.get("prefix_cache") or {}
 print(f"{sys.argv[1]:<8} {sys.argv[2]:<6} {sys.argv[3]:>5} {t['cases_per_s']:9.3f} {t['ttft_ms_p50']:10.0f} {t['e2e_ms_p50']:10.0f} {p.get('hits', '-'):>9}")
+print(t['cases_per_s'], t['prompt_tokens_mean'], t['completion_tokens_mean'], file=open(sys.argv[4] + '.rate', 'w'))
 PY
     done
+  done
+done
+echo "== llama-batched-bench on the same work (the eval's mean lengths, the same adapter)"
+BB=$(scripts/build-llama-server.sh llama-batched-bench)
+LORA=$(python3 -c "import json; print(json.load(open('$work/eval-1-1-on/manifest.json'))['model']['adapter']['gguf'])")
+read -r _ PP TG < "$work/eval-1-1-off/summary.json.rate"
+PP=$(printf '%.0f' "$PP"); TG=$(printf '%.0f' "$TG")
+for conc in 1 8; do
+  for pps in "" -pps; do
+    # One stream per sequence (its default), each with room for its prompt and answer.
+    rate=$("$BB" -m "$CACHE/models/gemma-3-270m-q4_k_m.gguf" --lora "$LORA" -t "$(nproc)" -c $((conc * (PP + TG + 32))) -b 2048 -ub 512 \
+      -npp "$PP" -ntg "$TG" -npl "$conc" $pps 2>/dev/null | python3 -c "
+import sys
+rows = [l.split('|')[1:-1] for l in sys.stdin if l.startswith('|') and l.split('|')[1].strip().isdigit()]
+r = [x.strip() for x in rows[-1]]
+print(int(r[2]) / float(r[8]))")
+    python3 - "$work" "$conc" "$rate" "${pps:-no reuse}" "$ROUNDS" <<'PY'
+import statistics, sys
+work, conc, rate, kind, rounds = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+mean = lambda cache: statistics.mean(float(open(f"{work}/eval-{r}-{conc}-{cache}/summary.json.rate").read().split()[0]) for r in range(1, rounds + 1))
+print(f"{conc} in flight: llama-batched-bench ({kind}) {rate:.3f} seqs/s; fgbench cache off {mean('off'):.3f} ({100 * mean('off') / rate:.0f}%), on {mean('on'):.3f} cases/s ({100 * mean('on') / rate:.0f}%)")
+PY
   done
 done
 # The held-out set has 4 developer turns (one per "current time"); the first request of a

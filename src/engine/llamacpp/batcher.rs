@@ -17,6 +17,7 @@ use llama_cpp_2::token::LlamaToken;
 use rand::SeedableRng;
 use rayon::prelude::*;
 
+use super::exact_cut::ExactCuts;
 use super::prefix::{Lookup, PrefixCache};
 use super::sampling::sample;
 use super::text::take_utf8_prefix;
@@ -157,6 +158,7 @@ pub(super) fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, r
     }
     let file_type = model.meta_val_str("general.file_type").ok().and_then(|v| v.parse().ok());
     let parallel_sampling = device.is_some();
+    let cuts = ExactCuts::new(sizing.ubatch_tokens, device.is_none());
     let _ = ready.send(Ok(Loaded { model: model.clone(), load_ms: start.elapsed().as_secs_f64() * 1000.0, file_type, device, sizing }));
     drop(ready);
     Batcher {
@@ -168,7 +170,7 @@ pub(super) fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, r
         backend_sampling: opts.backend_sampling,
         parallel_sampling,
         profile: StepProfile::from_env(),
-        prefix: (holders > 0).then(|| PrefixCache::new(holders)),
+        prefix: (holders > 0).then(|| PrefixCache::new(holders, cuts)),
     }
     .run(rx);
 }

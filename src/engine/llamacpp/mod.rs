@@ -5,13 +5,15 @@
 //! - Continuous batching ([`batcher`]): one engine thread owns the context (the model is
 //!   shared, read-only, with the callers, who tokenize on their own threads), so
 //!   `--concurrency 32` becomes 32 sequences in one batch, not 32 turns.
-//! - Shared prompt prefixes are prefilled once and copied ([`prefix`]).
+//! - Shared prompt prefixes are prefilled once and copied ([`prefix`]), cut where the copy
+//!   leaves a prompt's numbers unchanged ([`exact_cut`]).
 //! - The prompt text is tokenized by llama.cpp with special-token parsing, so FunctionGemma's
 //!   control tokens are single ids; exactly one `<bos>` leads (the rendered prompt has it).
 //! - Same stop rules and timing fields as the mistral.rs engine: eos/end-of-generation
 //!   tokens, the stop sequences, the length limit, and the optional stop after the calls.
 
 mod batcher;
+mod exact_cut;
 mod prefix;
 mod sampling;
 mod text;
