@@ -3,10 +3,11 @@
 //! admitted ones (and of prefixes being cached), decodes once, samples, and retires
 //! finished sequences (clearing their KV). Requests wait in a channel until a slot is free.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, Sender};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::LlamaContextParams;
@@ -24,6 +25,11 @@ use super::text::take_utf8_prefix;
 use super::{LlamaOptions, Loaded, Sizing, backend, load_err, offload_device};
 use crate::engine::step_profile::{StepKind, StepProfile};
 use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Tracker, available_cores};
+
+/// How long an idle engine waits for another request of a starting wave, and for the whole
+/// wave at most (`Batcher::gather_arrivals`).
+const ARRIVAL_QUIET: Duration = Duration::from_millis(1);
+const ARRIVAL_WINDOW: Duration = Duration::from_millis(10);
 
 /// A request as the engine thread sees it.
 pub(super) struct Job {
@@ -90,6 +96,24 @@ impl Sequence {
 
     fn fail(self, e: EngineError) {
         let _ = self.job.events.send(StreamEvent::Done(Err(e)));
+    }
+}
+
+/// Waits briefly for the rest of a wave of requests that starts on an idle engine (a closed
+/// loop's next requests, or callers started together), so that their prompts go into the
+/// first step together instead of the first alone and the rest a step later: until no
+/// request came for `ARRIVAL_QUIET`, `ARRIVAL_WINDOW` has passed, or `capacity` wait.
+fn gather_arrivals(rx: &Receiver<Job>, waiting: &mut VecDeque<Job>, capacity: usize) {
+    let deadline = Instant::now() + ARRIVAL_WINDOW;
+    while waiting.len() < capacity {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        match rx.recv_timeout(ARRIVAL_QUIET.min(left)) {
+            Ok(job) => waiting.push_back(job),
+            Err(_) => return,
+        }
     }
 }
 
@@ -195,7 +219,7 @@ struct Batcher<'m> {
 
 impl Batcher<'_> {
     fn run(&mut self, rx: Receiver<Job>) {
-        let mut waiting: std::collections::VecDeque<Job> = std::collections::VecDeque::new();
+        let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut batch = LlamaBatch::new(self.batch_tokens, self.slots.len() as i32);
         loop {
             // Block only when there is nothing to decode.
@@ -209,6 +233,9 @@ impl Batcher<'_> {
                 None
             };
             waiting.extend(first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())));
+            if idle {
+                gather_arrivals(&rx, &mut waiting, self.slots.len());
+            }
             self.admit(&mut waiting);
             if self.slots.iter().all(Option::is_none) {
                 continue;
@@ -223,7 +250,7 @@ impl Batcher<'_> {
     /// Moves waiting jobs into free slots; a prompt that cannot fit is refused at once. A
     /// prompt that starts with a cached prefix waits for its holder's cells; one that opens
     /// a new entry fills it.
-    fn admit(&mut self, waiting: &mut std::collections::VecDeque<Job>) {
+    fn admit(&mut self, waiting: &mut VecDeque<Job>) {
         let vocab = self.model.vocab();
         for i in 0..self.slots.len() {
             while self.slots[i].is_none() {
@@ -464,5 +491,33 @@ impl Batcher<'_> {
         }
         s.next = Some(token);
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::channel;
+
+    fn job() -> Job {
+        Job { tokens: vec![], settings: GenerationSettings::default(), start: Instant::now(), events: channel().0 }
+    }
+
+    #[test]
+    fn a_burst_of_arrivals_is_gathered_until_they_stop_or_the_slots_are_full() {
+        let (tx, rx) = channel();
+        for _ in 0..3 {
+            tx.send(job()).unwrap();
+        }
+        let mut waiting = VecDeque::new();
+        let started = Instant::now();
+        gather_arrivals(&rx, &mut waiting, 8);
+        assert_eq!(waiting.len(), 3);
+        assert!(started.elapsed() < Duration::from_secs(5), "a quiet channel ends the gathering");
+        tx.send(job()).unwrap();
+        let mut full = VecDeque::from([job(), job()]);
+        gather_arrivals(&rx, &mut full, 2);
+        assert_eq!(full.len(), 2, "no wait once the slots are full");
+        assert!(rx.try_recv().is_ok(), "the next request stays in the channel");
     }
 }
