@@ -27,7 +27,7 @@ use crate::engine::step_profile::{StepKind, StepProfile};
 use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Tracker, available_cores};
 
 /// How long an idle engine waits for another request of a starting wave, and for the whole
-/// wave at most (`Batcher::gather_arrivals`).
+/// wave at most (`gather_arrivals`).
 const ARRIVAL_QUIET: Duration = Duration::from_millis(1);
 const ARRIVAL_WINDOW: Duration = Duration::from_millis(10);
 
