@@ -27,9 +27,11 @@ use crate::engine::step_profile::{StepKind, StepProfile};
 use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Tracker, available_cores};
 
 /// How long an idle engine waits for another request of a starting wave, and for the whole
-/// wave at most (`gather_arrivals`).
+/// wave at most (`gather_arrivals`). After a step that finished sequences the engine waits
+/// at most these and a small share of that step's time (`RETURN_SHARE`).
 const ARRIVAL_QUIET: Duration = Duration::from_millis(1);
 const ARRIVAL_WINDOW: Duration = Duration::from_millis(10);
+const RETURN_SHARE: u32 = 16;
 
 /// A request as the engine thread sees it.
 pub(super) struct Job {
@@ -99,18 +101,19 @@ impl Sequence {
     }
 }
 
-/// Waits briefly for the rest of a wave of requests that starts on an idle engine (a closed
-/// loop's next requests, or callers started together), so that their prompts go into the
-/// first step together instead of the first alone and the rest a step later: until no
-/// request came for `ARRIVAL_QUIET`, `ARRIVAL_WINDOW` has passed, or `capacity` wait.
-fn gather_arrivals(rx: &Receiver<Job>, waiting: &mut VecDeque<Job>, capacity: usize) {
-    let deadline = Instant::now() + ARRIVAL_WINDOW;
+/// Waits briefly for requests that are about to come, so that their prompts go into the
+/// next step instead of the one after: the rest of a wave starting on an idle engine (a
+/// closed loop's next requests, or callers started together), or the next requests of
+/// callers whose sequences just finished (eval workers, agent loops). Until no request came
+/// for `quiet`, `window` has passed, or `capacity` wait.
+fn gather_arrivals(rx: &Receiver<Job>, waiting: &mut VecDeque<Job>, capacity: usize, quiet: Duration, window: Duration) {
+    let deadline = Instant::now() + window;
     while waiting.len() < capacity {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
             return;
         }
-        match rx.recv_timeout(ARRIVAL_QUIET.min(left)) {
+        match rx.recv_timeout(quiet.min(left)) {
             Ok(job) => waiting.push_back(job),
             Err(_) => return,
         }
@@ -221,6 +224,8 @@ impl Batcher<'_> {
     fn run(&mut self, rx: Receiver<Job>) {
         let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut batch = LlamaBatch::new(self.batch_tokens, self.slots.len() as i32);
+        // The time of the last step when it finished sequences whose slots are now free.
+        let mut freed_after: Option<Duration> = None;
         loop {
             // Block only when there is nothing to decode.
             let idle = waiting.is_empty() && self.slots.iter().all(Option::is_none);
@@ -234,13 +239,23 @@ impl Batcher<'_> {
             };
             waiting.extend(first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())));
             if idle {
-                gather_arrivals(&rx, &mut waiting, self.slots.len());
+                gather_arrivals(&rx, &mut waiting, self.slots.len(), ARRIVAL_QUIET, ARRIVAL_WINDOW);
+            } else if let Some(took) = freed_after {
+                // A share of a step at most: where nobody comes back, the sequences still
+                // decoding lose that little.
+                let free = self.slots.iter().filter(|s| s.is_none()).count();
+                let share = took / RETURN_SHARE;
+                gather_arrivals(&rx, &mut waiting, free, ARRIVAL_QUIET.min(share), ARRIVAL_WINDOW.min(share));
             }
             self.admit(&mut waiting);
             if self.slots.iter().all(Option::is_none) {
                 continue;
             }
+            let started = Instant::now();
+            let before = self.slots.iter().flatten().count();
             self.step(&mut batch);
+            let finished = before > self.slots.iter().flatten().count();
+            freed_after = finished.then(|| started.elapsed());
         }
         if let Some(p) = &self.profile {
             eprint!("{}", p.render());
@@ -511,13 +526,17 @@ mod tests {
         }
         let mut waiting = VecDeque::new();
         let started = Instant::now();
-        gather_arrivals(&rx, &mut waiting, 8);
+        gather_arrivals(&rx, &mut waiting, 8, ARRIVAL_QUIET, ARRIVAL_WINDOW);
         assert_eq!(waiting.len(), 3);
         assert!(started.elapsed() < Duration::from_secs(5), "a quiet channel ends the gathering");
         tx.send(job()).unwrap();
         let mut full = VecDeque::from([job(), job()]);
-        gather_arrivals(&rx, &mut full, 2);
+        gather_arrivals(&rx, &mut full, 2, ARRIVAL_QUIET, ARRIVAL_WINDOW);
         assert_eq!(full.len(), 2, "no wait once the slots are full");
         assert!(rx.try_recv().is_ok(), "the next request stays in the channel");
+        tx.send(job()).unwrap();
+        let mut none = VecDeque::new();
+        gather_arrivals(&rx, &mut none, 8, ARRIVAL_QUIET, Duration::ZERO);
+        assert!(none.is_empty(), "a window of nothing waits for nothing");
     }
 }
