@@ -8,7 +8,8 @@
 # llama-batched-bench's work; more waves are the steady state of N in flight), after one
 # warm-up request, with eos ignored and the prefix cache off (its synthetic prompts are all
 # alike, which the cache would turn into one prefill). The order of the tools alternates
-# from round to round, and the means and ratios are printed at the end.
+# from round to round, and the means and ratios (of the means, and per round) are printed
+# at the end.
 #
 #   scripts/bench-batching.sh [ROUNDS] [LEVELS] [PP] [TG] [WAVES]
 #
@@ -70,4 +71,12 @@ print("\nmeans over rounds, and against llama-batched-bench")
 for (n, tool), v in sorted(runs.items()):
     ref = statistics.mean(runs[(n, "llama-batched-bench")])
     print(f"{n:4} {tool:<29} {statistics.mean(v):8.3f}  ({', '.join(f'{x:.3f}' for x in v)})  {100 * statistics.mean(v) / ref:5.1f}%")
+# The machine's speed drifts between rounds; each round's tools ran minutes apart, so the
+# ratio within a round is the steadier estimate.
+print("\nper round, against the llama-batched-bench run of the same round: median (range)")
+for (n, tool), v in sorted(runs.items()):
+    if tool == "llama-batched-bench":
+        continue
+    r = [100 * x / b for x, b in zip(v, runs[(n, "llama-batched-bench")])]
+    print(f"{n:4} {tool:<29} {statistics.median(r):5.1f}%  ({min(r):.1f}-{max(r):.1f}%)")
 PY
