@@ -7,9 +7,9 @@
 # fgbench's is requests/s over W waves of N requests in a closed loop (one wave is exactly
 # llama-batched-bench's work; more waves are the steady state of N in flight), after one
 # warm-up request, with eos ignored and the prefix cache off (its synthetic prompts are all
-# alike, which the cache would turn into one prefill). The order of the tools alternates
-# from round to round, and the means and ratios (of the means, and per round) are printed
-# at the end.
+# alike, which the cache would turn into one prefill). The order of the tools (and of the
+# two fgbench builds) alternates from round to round, and the means and ratios (of the
+# means, and per round) are printed at the end.
 #
 #   scripts/bench-batching.sh [ROUNDS] [LEVELS] [PP] [TG] [WAVES]
 #
@@ -54,8 +54,9 @@ for round in $(seq "$ROUNDS"); do
   for n in ${LEVELS//,/ }; do
     if ((round % 2)); then llama_bb; fi
     for w in ${WAVES//,/ }; do
+      if [[ -n ${FGBENCH_BEFORE:-} ]] && ((round % 2 == 0)); then fgbench_waves "$w" "$FGBENCH_BEFORE" " before"; fi
       fgbench_waves "$w" "$FG" ""
-      if [[ -n ${FGBENCH_BEFORE:-} ]]; then fgbench_waves "$w" "$FGBENCH_BEFORE" " before"; fi
+      if [[ -n ${FGBENCH_BEFORE:-} ]] && ((round % 2)); then fgbench_waves "$w" "$FGBENCH_BEFORE" " before"; fi
     done
     if ((round % 2 == 0)); then llama_bb; fi
   done

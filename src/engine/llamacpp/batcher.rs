@@ -27,11 +27,13 @@ use crate::engine::step_profile::{StepKind, StepProfile};
 use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Tracker, available_cores};
 
 /// How long an idle engine waits for another request of a starting wave, and for the whole
-/// wave at most (`gather_arrivals`). After a step that finished sequences the engine waits
-/// at most these and a small share of that step's time (`RETURN_SHARE`).
+/// wave at most (`gather_arrivals`); after a step that finished sequences, for their callers'
+/// next requests. No wait is longer than a sixteenth of the last step (`WAIT_SHARE`): on a
+/// GPU, whose steps take a few milliseconds, a lone request or the sequences still decoding
+/// lose a fraction of a step where nobody comes.
 const ARRIVAL_QUIET: Duration = Duration::from_millis(1);
 const ARRIVAL_WINDOW: Duration = Duration::from_millis(10);
-const RETURN_SHARE: u32 = 16;
+const WAIT_SHARE: u32 = 16;
 
 /// A request as the engine thread sees it.
 pub(super) struct Job {
@@ -224,8 +226,9 @@ impl Batcher<'_> {
     fn run(&mut self, rx: Receiver<Job>) {
         let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut batch = LlamaBatch::new(self.batch_tokens, self.slots.len() as i32);
-        // The time of the last step when it finished sequences whose slots are now free.
-        let mut freed_after: Option<Duration> = None;
+        // How long the last step took, and whether it finished sequences (freeing slots).
+        let mut last_step: Option<Duration> = None;
+        let mut freed = false;
         loop {
             // Block only when there is nothing to decode.
             let idle = waiting.is_empty() && self.slots.iter().all(Option::is_none);
@@ -238,24 +241,22 @@ impl Batcher<'_> {
                 None
             };
             waiting.extend(first.into_iter().chain(std::iter::from_fn(|| rx.try_recv().ok())));
+            let share = |d: Duration| last_step.map_or(d, |t| d.min(t / WAIT_SHARE));
             if idle {
-                gather_arrivals(&rx, &mut waiting, self.slots.len(), ARRIVAL_QUIET, ARRIVAL_WINDOW);
-            } else if let Some(took) = freed_after {
-                // A share of a step at most: where nobody comes back, the sequences still
-                // decoding lose that little.
+                gather_arrivals(&rx, &mut waiting, self.slots.len(), share(ARRIVAL_QUIET), ARRIVAL_WINDOW);
+            } else if freed {
                 let free = self.slots.iter().filter(|s| s.is_none()).count();
-                let share = took / RETURN_SHARE;
-                gather_arrivals(&rx, &mut waiting, free, ARRIVAL_QUIET.min(share), ARRIVAL_WINDOW.min(share));
+                gather_arrivals(&rx, &mut waiting, free, share(ARRIVAL_QUIET), share(ARRIVAL_WINDOW));
             }
             self.admit(&mut waiting);
             if self.slots.iter().all(Option::is_none) {
                 continue;
             }
             let started = Instant::now();
-            let before = self.slots.iter().flatten().count();
+            let running = self.slots.iter().flatten().count();
             self.step(&mut batch);
-            let finished = before > self.slots.iter().flatten().count();
-            freed_after = finished.then(|| started.elapsed());
+            freed = self.slots.iter().flatten().count() < running;
+            last_step = Some(started.elapsed());
         }
         if let Some(p) = &self.profile {
             eprint!("{}", p.render());
