@@ -28,7 +28,8 @@ use crate::engine::{EngineError, GenerationSettings, KvLayout, StreamEvent, Trac
 
 /// How long an idle engine waits for another request of a starting wave, and for the whole
 /// wave at most (`gather_arrivals`); after a step that finished sequences, for their callers'
-/// next requests. No wait is longer than a sixteenth of the last step (`WAIT_SHARE`): on a
+/// next requests. The wait for a request that may not come (`ARRIVAL_QUIET`) is at most a
+/// sixteenth of the last step (`WAIT_SHARE`), and so is the whole wait after a step: on a
 /// GPU, whose steps take a few milliseconds, a lone request or the sequences still decoding
 /// lose a fraction of a step where nobody comes.
 const ARRIVAL_QUIET: Duration = Duration::from_millis(1);
