@@ -7,14 +7,16 @@
 //!   `--concurrency 32` becomes 32 sequences in one batch, not 32 turns.
 //! - Shared prompt prefixes are prefilled once and copied ([`prefix`]), cut where the copy
 //!   leaves a prompt's numbers unchanged ([`exact_cut`]).
-//! - The prompt text is tokenized by llama.cpp with special-token parsing, so FunctionGemma's
-//!   control tokens are single ids; exactly one `<bos>` leads (the rendered prompt has it).
+//! - Prompts get the ids llama.cpp's tokenizer gives with special tokens parsed, so
+//!   FunctionGemma's control tokens are single ids ([`prompt_tokens`], which finds them in
+//!   one pass); exactly one `<bos>` leads (the rendered prompt has it).
 //! - Same stop rules and timing fields as the mistral.rs engine: eos/end-of-generation
 //!   tokens, the stop sequences, the length limit, and the optional stop after the calls.
 
 mod batcher;
 mod exact_cut;
 mod prefix;
+mod prompt_tokens;
 mod sampling;
 mod text;
 
@@ -30,7 +32,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Completion, Engine, EngineError, EngineInfo, GenerationSettings, KvLayout, StreamEvent, backend_feature};
 use batcher::{Job, worker_main};
-use text::{detokenize, tokenize};
+use prompt_tokens::LlamaTokenizer;
+use text::detokenize;
 
 /// The llama.cpp bindings fgbench is built against (Cargo.lock pins them).
 pub const LLAMA_CPP_2_VERSION: &str = "llama-cpp-2 0.1.160";
@@ -133,6 +136,7 @@ pub struct LlamaEngine {
     /// Shared with the engine thread: llama.cpp's vocabulary is read-only once loaded, so
     /// callers tokenize on their own threads instead of queueing behind a decode step.
     model: Arc<LlamaModel>,
+    tokenizer: LlamaTokenizer,
     commands: std::sync::Mutex<Option<Sender<Job>>>,
     worker: std::sync::Mutex<Option<std::thread::JoinHandle<()>>>,
     info: EngineInfo,
@@ -182,7 +186,13 @@ impl LlamaEngine {
             build: Some(build_info()),
             kernels: Some(kernel_features()),
         };
-        Ok(LlamaEngine { model, commands: std::sync::Mutex::new(Some(tx)), worker: std::sync::Mutex::new(Some(worker)), info })
+        Ok(LlamaEngine {
+            tokenizer: LlamaTokenizer::new(model.clone()),
+            model,
+            commands: std::sync::Mutex::new(Some(tx)),
+            worker: std::sync::Mutex::new(Some(worker)),
+            info,
+        })
     }
 
     fn send(&self, job: Job) -> Result<(), EngineError> {
@@ -294,7 +304,7 @@ impl Engine for LlamaEngine {
     }
 
     fn encode(&self, prompt: &str) -> Result<Vec<u32>, EngineError> {
-        Ok(tokenize(&self.model, prompt))
+        Ok(self.tokenizer.tokenize(prompt))
     }
 
     fn decode(&self, ids: &[u32]) -> Result<String, EngineError> {

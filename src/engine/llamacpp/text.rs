@@ -1,21 +1,7 @@
-//! Text to token ids and back, with llama.cpp's vocabulary.
+//! Token ids to text, with llama.cpp's vocabulary (prompts to ids: `prompt_tokens`).
 
 use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
-
-/// Token ids of a prompt, llama.cpp parsing the special tokens, with exactly one `<bos>` first.
-pub(super) fn tokenize(model: &LlamaModel, text: &str) -> Vec<u32> {
-    let vocab = model.vocab();
-    let mut ids: Vec<u32> = vocab.tokenize(text.as_bytes(), false, true).into_iter().map(|t| t.0 as u32).collect();
-    let bos = vocab.bos().0 as u32;
-    while ids.len() > 1 && ids[0] == bos && ids[1] == bos {
-        ids.remove(0);
-    }
-    if ids.first() != Some(&bos) {
-        ids.insert(0, bos);
-    }
-    ids
-}
 
 pub(super) fn detokenize(model: &LlamaModel, ids: &[u32]) -> String {
     let vocab = model.vocab();
