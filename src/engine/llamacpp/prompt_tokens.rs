@@ -182,10 +182,13 @@ impl LlamaTokenizer {
     /// it on its own (the pieces hold no special token, so llama.cpp finds none either).
     fn join(&self, text: &str, pieces: &[Piece], specials: &Specials) -> Vec<LlamaToken> {
         let vocab = self.model.vocab();
-        let texts = || pieces.iter().filter_map(|p| if let Piece::Text(r) = p { Some(&text[r.clone()]) } else { None });
         let unknown: Vec<&str> = {
             let remembered = self.remembered.lock().unwrap_or_else(|e| e.into_inner());
-            texts().filter(|t| !remembered.ids.contains_key(*t)).collect()
+            pieces
+                .iter()
+                .filter_map(|p| if let Piece::Text(r) = p { Some(&text[r.clone()]) } else { None })
+                .filter(|t| !remembered.ids.contains_key(*t))
+                .collect()
         };
         // Tokenized outside the lock: callers on other threads go on meanwhile.
         let fresh: HashMap<&str, Vec<LlamaToken>> = unknown.into_iter().map(|t| (t, vocab.tokenize(t.as_bytes(), false, false))).collect();
@@ -250,8 +253,8 @@ mod tests {
 }
 
 /// Against llama.cpp's own split on the demo model's real vocabulary (Gemma 3: 6,414 special
-/// tokens, runs of spaces and newlines among them), every prompt of the app's held-out set
-/// and of the demo set in both prompt styles.
+/// tokens, runs of spaces and newlines among them): the first 60 prompts of the app's
+/// held-out set (official style) and of the demo set (BFCL style), and nested whitespace runs.
 #[cfg(test)]
 mod against_llama_cpp {
     use super::*;
