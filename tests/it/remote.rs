@@ -367,8 +367,9 @@ fn a_stalled_server_times_out_per_case_and_resume_completes_when_it_wakes() {
     let preds = lines(&out.join("predictions.jsonl"));
     assert_eq!(preds.len(), 3);
     assert!(preds.iter().all(|p| p["failure"]["message"].as_str().unwrap().contains("read timeout")), "{preds:?}");
-    // Awake again, the server gets a read timeout that a loaded test machine cannot miss.
-    let o = eval(&remote(&url), &out, &["--limit", "3", "--retries", "0", "--read-timeout-s", "60", "--resume"]);
+    // Awake again, the server gets a read timeout and retries that a loaded test machine
+    // cannot exhaust.
+    let o = eval(&remote(&url), &out, &["--limit", "3", "--retries", "3", "--read-timeout-s", "60", "--resume"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(by_id(&out).values().all(|p| p.get("failure").is_none()));
 }

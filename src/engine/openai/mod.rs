@@ -124,6 +124,20 @@ fn describe(e: &reqwest::Error) -> String {
     s
 }
 
+/// How long an idle connection stays in the pool. Servers close idle keep-alive connections
+/// after 5 s (llama-server's cpp-httplib, uvicorn under vLLM); dropping ours first means no
+/// request goes out on a connection the server is closing at that moment, which fails it
+/// with "connection closed before message completed".
+const POOL_IDLE: Duration = Duration::from_secs(4);
+
+fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, EngineError> {
+    reqwest::Client::builder()
+        .connect_timeout(connect_timeout)
+        .pool_idle_timeout(POOL_IDLE)
+        .build()
+        .map_err(|e| EngineError::Generate(format!("HTTP client: {}", describe(&e))))
+}
+
 impl OpenAiEngine {
     /// Connects to the endpoints and asks them what they serve. An endpoint that is down is
     /// not an error here: its requests fail (recorded per case) until it is back.
@@ -139,11 +153,7 @@ impl OpenAiEngine {
             .enable_all()
             .build()
             .map_err(|e| EngineError::Generate(format!("HTTP runtime: {e}")))?;
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(30))
-            .build()
-            .map_err(|e| EngineError::Generate(format!("HTTP client: {}", describe(&e))))?;
+        let client = http_client(connect_timeout)?;
         let mut engine = OpenAiEngine {
             rt,
             client,
@@ -492,5 +502,54 @@ impl Engine for OpenAiEngine {
             Ok((status, v)) => Err(http(base, Some(status), format!("/detokenize: {v}"))),
             Err(m) => Err(http(base, None, m)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+
+    /// A keep-alive HTTP server that never closes a connection; counts the connections.
+    fn keep_alive_server() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        std::thread::spawn(move || {
+            for conn in listener.incoming().flatten() {
+                count.fetch_add(1, Ordering::SeqCst);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(conn.try_clone().unwrap());
+                    let mut conn = conn;
+                    let mut line = String::new();
+                    while reader.read_line(&mut line).is_ok_and(|n| n > 0) {
+                        if line == "\r\n" {
+                            let _ = conn.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok");
+                        }
+                        line.clear();
+                    }
+                });
+            }
+        });
+        (url, accepted)
+    }
+
+    #[test]
+    fn connections_are_reused_but_not_past_the_servers_keep_alive() {
+        let (url, accepted) = keep_alive_server();
+        let client = http_client(Duration::from_secs(5)).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let get = || rt.block_on(async { client.get(&url).send().await.unwrap().text().await.unwrap() });
+        assert_eq!(get(), "ok");
+        assert_eq!(get(), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 1, "back to back: one connection");
+        std::thread::sleep(POOL_IDLE + Duration::from_millis(500));
+        assert_eq!(get(), "ok");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2, "idle past the pool's limit: a new connection");
     }
 }
