@@ -21,6 +21,59 @@ pub enum DatasetsCommand {
     /// Write fgbench cases in an external format.
     #[command(subcommand)]
     Export(ExportCommand),
+    /// How much of a test set its training set already holds: exact and folded duplicates,
+    /// shared skeletons (values, numbers, dates and times as placeholders), near duplicates,
+    /// argument values per field, tool sets; per test case, the nearest training row.
+    #[command(
+        after_help = "Example:\n  fgbench datasets leakage --train datasets/app/train.jsonl --test datasets/app/test.jsonl \\\n      --out datasets/app/test.leakage.json\n\nA leakage file beside a dataset (X.jsonl -> X.leakage.json) splits eval summaries and reports\ninto rows whose skeleton training has seen and rows it has not."
+    )]
+    Leakage(LeakageArgs),
+    /// Split a dataset into train, validation and test files where whole groups (skeletons,
+    /// tools, tool sets, argument values) fall on one side; rows are copied as they are.
+    Split(SplitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SplitArgs {
+    /// Rows to split (fgbench cases or Mobile Actions rows).
+    #[arg(long)]
+    pub dataset: PathBuf,
+    #[arg(long, value_enum)]
+    pub by: crate::dataset::split::GroupBy,
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    #[arg(long, default_value_t = 0.1)]
+    pub validation_fraction: f64,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Folder for train.jsonl, validation.jsonl and test.jsonl (each written atomically).
+    #[arg(long)]
+    pub out_dir: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct LeakageArgs {
+    /// Training rows (fgbench cases or Mobile Actions rows).
+    #[arg(long)]
+    pub train: PathBuf,
+    /// Test rows (fgbench cases or Mobile Actions rows).
+    #[arg(long)]
+    pub test: PathBuf,
+    #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+    pub format: ReportFormat,
+    /// Also write the whole report, per-case records included, as JSON (atomically).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Similarity (0-1, Jaccard of word 1-3-grams) from which a pair counts as near duplicates.
+    #[arg(long, default_value_t = 0.8)]
+    pub near_threshold: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Markdown,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,11 +115,21 @@ pub struct ExportTrainArgs {
     pub seed: u64,
     #[arg(long, value_enum, default_value_t = crate::codec::PromptStyle::Official)]
     pub prompt_style: crate::codec::PromptStyle,
+    /// What a target writes after its last call: where the tool response starts, as Google's
+    /// chat template and Mobile Actions recipe end a call turn (the default), or
+    /// `<end_of_turn>` (fgbench's earlier targets).
+    #[arg(long, value_enum, default_value_t)]
+    pub call_ending: train::CallEnding,
     /// Eval sets the examples must not leak into, as fgbench cases or Mobile Actions rows
     /// (default: datasets/demo.jsonl and the fetched BFCL set, where present; required with
     /// --from).
     #[arg(long)]
     pub check_against: Vec<PathBuf>,
+    /// With --from: the largest share of a --check-against set's rows whose skeleton (the
+    /// request with its values, numbers, dates and times as placeholders) the training rows
+    /// may share; above it the export is refused (`datasets leakage` shows which rows).
+    #[arg(long, default_value_t = 0.0)]
+    pub max_skeleton_overlap: f64,
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,7 +149,7 @@ pub struct ImportMobileActionsArgs {
     #[arg(long)]
     pub out: PathBuf,
     /// Keep only the rows of this split (the rows' `metadata`).
-    #[arg(long, value_parser = ["train", "eval"])]
+    #[arg(long, value_parser = ["train", "validation", "eval"])]
     pub split: Option<String>,
     /// Category prefix: cases land in PREFIX_single, PREFIX_parallel, PREFIX_no_call.
     #[arg(long, default_value = "mobile_actions")]
@@ -122,6 +185,8 @@ pub struct FetchBfclArgs {
 pub fn run(c: DatasetsCommand) -> Result<i32, Error> {
     match c {
         DatasetsCommand::ExportTrain(a) => export_train(a),
+        DatasetsCommand::Leakage(a) => leakage(a),
+        DatasetsCommand::Split(a) => split(a),
         DatasetsCommand::Export(ExportCommand::MobileActions(a)) => {
             let ds = crate::dataset::Dataset::load(&a.from)?;
             mobile_actions::write(&a.out, &ds.cases, &a.split, &a.reply).map_err(|source| Error::Write { path: a.out.clone(), source })?;
@@ -191,12 +256,30 @@ fn export_train(a: ExportTrainArgs) -> Result<i32, Error> {
             for path in &against {
                 let eval = crate::dataset::Dataset::load(path)?.cases;
                 refuse_leaks(path, train::check_app_disjoint(&train_cases, &eval))?;
-                eprintln!("disjoint from {} ({} cases: ids, user texts, free-form argument values)", path.display(), eval.len());
+                let overlap = crate::dataset::leakage::leakage(&train_cases, &eval, 0.8);
+                if overlap.skeleton_overlap_rate > a.max_skeleton_overlap {
+                    let first =
+                        overlap.cases.iter().find(|c| c.skeleton_seen).map(|c| format!("`{}` ({})", c.id, c.skeleton)).unwrap_or_default();
+                    return Err(Error::Usage(format!(
+                        "training rows share a skeleton with {} of {} rows of {} ({:.1}%, above --max-skeleton-overlap {}); first: {first}; see `fgbench datasets leakage`",
+                        overlap.skeleton_overlap,
+                        eval.len(),
+                        path.display(),
+                        overlap.skeleton_overlap_rate * 100.0,
+                        a.max_skeleton_overlap
+                    )));
+                }
+                eprintln!(
+                    "disjoint from {} ({} cases: ids, user texts, free-form argument values; skeleton overlap {:.1}%)",
+                    path.display(),
+                    eval.len(),
+                    overlap.skeleton_overlap_rate * 100.0
+                );
             }
-            train::from_cases(&rows, a.prompt_style)
+            train::from_cases(&rows, a.prompt_style, a.call_ending)
         }
         None => {
-            let examples = train::generate(a.n, a.seed, a.prompt_style);
+            let examples = train::generate(a.n, a.seed, a.prompt_style, a.call_ending);
             for path in &against {
                 let eval = crate::dataset::Dataset::load(path)?.cases;
                 refuse_leaks(path, train::check_disjoint(&examples, &eval))?;
@@ -206,6 +289,63 @@ fn export_train(a: ExportTrainArgs) -> Result<i32, Error> {
         }
     };
     write_examples(&a.out, &examples)
+}
+
+fn leakage(a: LeakageArgs) -> Result<i32, Error> {
+    let train = crate::dataset::Dataset::load(&a.train)?;
+    let test = crate::dataset::Dataset::load(&a.test)?;
+    let mut report = crate::dataset::leakage::leakage(&train.cases, &test.cases, a.near_threshold);
+    report.train = a.train.display().to_string();
+    report.test = a.test.display().to_string();
+    if let Some(out) = &a.out {
+        let json = serde_json::to_vec_pretty(&report).expect("a leakage report serializes");
+        crate::fsutil::write_atomic(out, &json).map_err(|source| Error::Write { path: out.clone(), source })?;
+        eprintln!("wrote {}", out.display());
+    }
+    match a.format {
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(&report).expect("a leakage report serializes")),
+        f => print!("{}", report.render(f == ReportFormat::Markdown)),
+    }
+    Ok(0)
+}
+
+fn split(a: SplitArgs) -> Result<i32, Error> {
+    use crate::dataset::split::{Side, split};
+    let fractions_ok = (0.0..1.0).contains(&a.test_fraction)
+        && (0.0..1.0).contains(&a.validation_fraction)
+        && a.test_fraction + a.validation_fraction < 1.0;
+    if !fractions_ok {
+        return Err(Error::Usage("split: --test-fraction and --validation-fraction must be in [0, 1) and sum below 1".into()));
+    }
+    let ds = crate::dataset::Dataset::load(&a.dataset)?;
+    let text = std::fs::read_to_string(&a.dataset).map_err(|source| Error::Write { path: a.dataset.clone(), source })?;
+    // Dataset::load keeps every non-blank line as one row, in order: the rows copy over as written.
+    let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+    if lines.len() != ds.cases.len() {
+        return Err(Error::Usage(format!("{}: {} rows read from {} lines", a.dataset.display(), ds.cases.len(), lines.len())));
+    }
+    let s = split(&ds.cases, a.by, a.test_fraction, a.validation_fraction, a.seed);
+    std::fs::create_dir_all(&a.out_dir).map_err(|source| Error::Write { path: a.out_dir.clone(), source })?;
+    for side in Side::ALL {
+        let mut body = String::new();
+        for (line, _) in lines.iter().zip(&s.sides).filter(|(_, s)| **s == Some(side)) {
+            body.push_str(line);
+            body.push('\n');
+        }
+        let path = a.out_dir.join(format!("{}.jsonl", side.name()));
+        crate::fsutil::write_atomic(&path, body.as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+        eprintln!(
+            "{:>10}: {:>6} rows, {:>5} groups -> {}",
+            side.name(),
+            s.rows(side),
+            s.groups.get(&side).copied().unwrap_or(0),
+            path.display()
+        );
+    }
+    if s.dropped() > 0 {
+        eprintln!("{:>10}: {:>6} rows whose groups fell on different sides", "dropped", s.dropped());
+    }
+    Ok(0)
 }
 
 fn refuse_leaks(path: &std::path::Path, problems: Vec<String>) -> Result<(), Error> {

@@ -3,7 +3,10 @@
 pub mod bfcl;
 pub mod case;
 pub mod fetch;
+pub mod leakage;
 pub mod mobile_actions;
+pub mod skeleton;
+pub mod split;
 pub mod train;
 
 use std::collections::HashSet;
