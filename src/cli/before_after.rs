@@ -50,6 +50,10 @@ pub struct BeforeAfterArgs {
     pub fresh: bool,
     #[arg(long)]
     pub offline: bool,
+    /// The metamorphic suite on both sides, so the report shows whether the fine-tune made
+    /// the model more brittle.
+    #[command(flatten)]
+    pub perturb: super::eval::PerturbArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -88,6 +92,7 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
             scorer: a.scorer,
             repeats: a.repeats as usize,
             shard: None,
+            perturb: &a.perturb,
         };
         evaluate(&job)?;
         dirs.push(out);

@@ -57,7 +57,21 @@ pub struct EvalArgs {
     #[arg(long, value_name = "K/N")]
     pub shard: Option<Shard>,
     #[command(flatten)]
+    pub perturb: PerturbArgs,
+    #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// The metamorphic suite run beside an eval.
+#[derive(Clone, Debug, Default, Args)]
+pub struct PerturbArgs {
+    /// Also run these variants of the cases (comma-separated; `fgbench perturb --help`), each
+    /// in OUT/perturb/KIND/ and paired with the run: accuracy change, McNemar p, flipped
+    /// cases (the robustness table, also in summary.json and the report).
+    #[arg(long = "perturb", value_enum, value_delimiter = ',')]
+    pub kinds: Vec<crate::perturb::Perturbation>,
+    #[arg(long, default_value_t = 0)]
+    pub perturb_seed: u64,
 }
 
 /// The cases a run covers (see [`crate::dataset::select`]).
@@ -81,6 +95,7 @@ pub struct EvalJob<'a> {
     pub scorer: Scorer,
     pub repeats: usize,
     pub shard: Option<Shard>,
+    pub perturb: &'a PerturbArgs,
 }
 
 /// Loads the model, runs (or resumes) the cases into `out`, and prints the summary.
@@ -119,8 +134,15 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     manifest.repeats = job.repeats;
     manifest.shard = job.shard;
     let existing = prepare(job.out, &manifest, job.resume)?;
-    let run =
-        EvalSettings { generation: settings, style: job.prompt_style, concurrency: job.concurrency, scoring: opts, repeats: job.repeats };
+    let leakage = crate::dataset::leakage::beside(job.dataset_path).map_err(Error::Usage)?;
+    let run = EvalSettings {
+        generation: settings,
+        style: job.prompt_style,
+        concurrency: job.concurrency,
+        scoring: opts,
+        repeats: job.repeats,
+        leakage,
+    };
     let outcome = run_eval(engine.as_ref(), &cases, job.out, existing, &run)?;
     print!("{}", render_table(&outcome.summary));
     let t = &outcome.timing;
@@ -150,7 +172,58 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
             last.message
         );
     }
+    let mut outcome = outcome;
+    if !job.perturb.kinds.is_empty() {
+        outcome.summary.robustness = perturbation_suite(job, &cases)?;
+        print!(
+            "\nrobustness (each variant paired with this run):\n{}",
+            crate::perturb::robustness::render(&outcome.summary.robustness, false)
+        );
+    }
     Ok(outcome)
+}
+
+/// Runs every requested variant of the run's cases beside it, then adds the robustness rows
+/// to the run's summary.json.
+fn perturbation_suite(job: &EvalJob, cases: &[Case]) -> Result<Vec<crate::perturb::robustness::Robustness>, Error> {
+    use crate::perturb::robustness::{of_run, variant_dir};
+    let no_suite = PerturbArgs::default();
+    for &kind in &job.perturb.kinds {
+        let dir = variant_dir(job.out, kind);
+        if !job.resume {
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        std::fs::create_dir_all(&dir).map_err(|source| Error::Write { path: dir.clone(), source })?;
+        let path = dir.join("cases.jsonl");
+        let variant = crate::perturb::perturb(cases, kind, job.perturb.perturb_seed);
+        crate::dataset::write_cases(&path, &variant).map_err(|source| Error::Write { path: path.clone(), source })?;
+        eprintln!("fgbench: perturbation {}: {} cases -> {}", kind.name(), variant.len(), dir.display());
+        let ds = Dataset { path: path.clone(), cases: variant };
+        let variant_job = EvalJob {
+            dataset: &ds,
+            dataset_path: &path,
+            categories: &[],
+            limit: None,
+            per_category: None,
+            out: &dir,
+            resume: dir.join(crate::run::MANIFEST).is_file(),
+            shard: None,
+            perturb: &no_suite,
+            ..*job
+        };
+        evaluate(&variant_job)?;
+    }
+    let results = crate::compare::Run::load(job.out)?.results;
+    let rows = of_run(job.out, &results).map_err(Error::Usage)?;
+    let summary_path = job.out.join(crate::run::SUMMARY);
+    let mut doc: serde_json::Value = std::fs::read_to_string(&summary_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .ok_or_else(|| Error::Usage(format!("{} is missing or not JSON", summary_path.display())))?;
+    doc["robustness"] = serde_json::to_value(&rows).expect("robustness serializes");
+    crate::fsutil::write_atomic(&summary_path, serde_json::to_string_pretty(&doc).expect("json").as_bytes())
+        .map_err(|source| Error::Write { path: summary_path.clone(), source })?;
+    Ok(rows)
 }
 
 pub fn run(a: EvalArgs) -> Result<i32, Error> {
@@ -170,6 +243,7 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         scorer: a.scorer,
         repeats: a.repeats as usize,
         shard: a.shard,
+        perturb: &a.perturb,
     };
     let outcome = evaluate(&job)?;
     if let Some(dir) = &a.report {

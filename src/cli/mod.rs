@@ -11,6 +11,7 @@ mod gate;
 mod merge;
 mod models;
 mod parity;
+mod perturb;
 mod render;
 mod report;
 mod score;
@@ -56,6 +57,10 @@ pub enum Command {
     /// Run the same cases through engine variants (dtype, quantization, concurrency) and
     /// report identical completions, first divergence and verdict agreement.
     Parity(parity::ParityArgs),
+    /// Write a metamorphic variant of a dataset whose right answers follow from the original
+    /// (tools shuffled or renamed, distractors, the called tool removed, another activation
+    /// sentence, the date moved, surface noise).
+    Perturb(perturb::PerturbArgs),
     /// Obtain, import and inspect models.
     #[command(subcommand)]
     Models(models::ModelsCommand),
@@ -81,6 +86,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bench(a) => bench::run(a),
         Command::Models(c) => models::run(c),
         Command::Parity(a) => parity::run(a),
+        Command::Perturb(a) => perturb::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Client(a) => client::run(a),
     }

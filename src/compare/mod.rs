@@ -212,7 +212,54 @@ pub struct Comparison {
     /// With `--repeats` in both runs: per-case pass rates, paired.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pass_rates: Option<PassRates>,
+    /// Where A's dataset has a leakage report beside it: the cases whose skeleton training
+    /// has seen and the rest, paired.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_skeleton: BTreeMap<String, Paired>,
+    /// The perturbation runs beside A and B (`--perturb`), per perturbation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub robustness: Vec<RobustnessPair>,
     pub verdict: String,
+}
+
+/// One perturbation as it moved A and B.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RobustnessPair {
+    pub perturbation: String,
+    pub a: Option<crate::perturb::robustness::Robustness>,
+    pub b: Option<crate::perturb::robustness::Robustness>,
+}
+
+/// The perturbation rows of both runs, side by side, in the suite's order.
+fn robustness_pairs(a: &Run, b: &Run) -> Result<Vec<RobustnessPair>, CompareError> {
+    let of = |r: &Run| crate::perturb::robustness::of_run(&r.dir, &r.results).map_err(CompareError::Manifest);
+    let (ra, rb) = (of(a)?, of(b)?);
+    let mut pairs: Vec<RobustnessPair> = Vec::new();
+    for kind in crate::perturb::Perturbation::ALL {
+        let find = |rows: &[crate::perturb::robustness::Robustness]| rows.iter().find(|r| r.perturbation == kind.name()).cloned();
+        let (x, y) = (find(&ra), find(&rb));
+        if x.is_some() || y.is_some() {
+            pairs.push(RobustnessPair { perturbation: kind.name().into(), a: x, b: y });
+        }
+    }
+    Ok(pairs)
+}
+
+/// The pairs split by whether training saw the case's skeleton (A's dataset's leakage report).
+fn by_skeleton(a: &Run, pairs: &[(&ResultRecord, &ResultRecord)]) -> Result<BTreeMap<String, Paired>, CompareError> {
+    let Some(m) = &a.manifest else { return Ok(BTreeMap::new()) };
+    let Some(leakage) = crate::dataset::leakage::beside(std::path::Path::new(&m.dataset.path)).map_err(CompareError::Manifest)? else {
+        return Ok(BTreeMap::new());
+    };
+    let seen = leakage.seen_by_id();
+    let mut groups: BTreeMap<String, Vec<(&ResultRecord, &ResultRecord)>> = BTreeMap::new();
+    for p in pairs {
+        if let Some(&s) = seen.get(p.0.id.as_str()) {
+            let g = if s { crate::summary::SEEN } else { crate::summary::UNSEEN };
+            groups.entry(g.to_string()).or_default().push(*p);
+        }
+    }
+    Ok(groups.iter().map(|(k, v)| (k.clone(), paired(v))).collect())
 }
 
 /// Repeated runs compared case by case on the share of runs that are right.
@@ -348,6 +395,8 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
         timing,
         manifests: manifest_rows(a, b),
         pass_rates: pass_rates(a, b),
+        by_skeleton: by_skeleton(a, &pairs)?,
+        robustness: robustness_pairs(a, b)?,
         verdict,
     })
 }

@@ -62,6 +62,24 @@ pub fn table(c: &Comparison) -> String {
     if let Some(r) = &c.pass_rates {
         let _ = writeln!(o, "\n{}", pass_rate_line(r));
     }
+    for (name, p) in &c.by_skeleton {
+        let _ = writeln!(
+            o,
+            "skeleton {name:<18} {:>5}  {:>24}  {:>24}  {:>+6.1}  p {:.4}",
+            p.n,
+            acc_cell(p, true),
+            acc_cell(p, false),
+            100.0 * p.delta,
+            p.p_value
+        );
+    }
+    if !c.robustness.is_empty() {
+        let _ = writeln!(o, "\nrobustness (change under each perturbation, paired with its own run):");
+        let _ = writeln!(o, "{:<20} {:>22} {:>22}", "perturbation", "A", "B");
+        for r in &c.robustness {
+            let _ = writeln!(o, "{:<20} {:>22} {:>22}", r.perturbation, robustness_cell(r.a.as_ref()), robustness_cell(r.b.as_ref()));
+        }
+    }
     let _ = writeln!(o, "\nformat            A        B");
     for (name, a, b) in format_rows(c) {
         let _ = writeln!(o, "{name:<14} {:>7} {:>8}", pct(a), pct(b));
@@ -107,6 +125,11 @@ pub fn table(c: &Comparison) -> String {
         }
     }
     o
+}
+
+/// A perturbation's effect on one run: accuracy after, and the change in points.
+fn robustness_cell(r: Option<&crate::perturb::robustness::Robustness>) -> String {
+    r.map(|r| format!("{} ({:+.1}, p {:.3})", pct(r.perturbed.accuracy), 100.0 * r.delta, r.p_value)).unwrap_or_else(|| "-".into())
 }
 
 /// Repeated runs in one line: mean per-case pass rates, their paired difference and test.
@@ -155,6 +178,26 @@ pub fn markdown(c: &Comparison) -> String {
     }
     if let Some(r) = &c.pass_rates {
         let _ = writeln!(o, "\n{}", pass_rate_line(r));
+    }
+    if !c.by_skeleton.is_empty() {
+        let _ = writeln!(o, "\n| request skeleton | n | A | B | delta | McNemar p |\n|---|---:|---:|---:|---:|---:|");
+        for (name, p) in &c.by_skeleton {
+            let _ = writeln!(
+                o,
+                "| {name} | {} | {} | {} | {:+.1} | {:.4} |",
+                p.n,
+                acc_cell(p, true),
+                acc_cell(p, false),
+                100.0 * p.delta,
+                p.p_value
+            );
+        }
+    }
+    if !c.robustness.is_empty() {
+        let _ = writeln!(o, "\n| perturbation | A: accuracy (change, p) | B: accuracy (change, p) |\n|---|---:|---:|");
+        for r in &c.robustness {
+            let _ = writeln!(o, "| {} | {} | {} |", r.perturbation, robustness_cell(r.a.as_ref()), robustness_cell(r.b.as_ref()));
+        }
     }
     let _ = writeln!(o, "\n| format | A | B |\n|---|---:|---:|");
     for (name, a, b) in format_rows(c) {

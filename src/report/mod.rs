@@ -1,6 +1,7 @@
 //! `fgbench report`: a self-contained HTML page and PNG charts for one run or a comparison of
 //! two. A pure function of run records (and the dataset, for prompts and accepted answers).
 
+mod generalisation;
 pub mod html;
 pub mod plot;
 
@@ -318,6 +319,9 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         .chain(comparison.as_ref().and_then(|c| c.subset_note.clone()))
         .collect();
     let mut sections = vec![("Accuracy".to_string(), acc_table), ("Charts".to_string(), figures), ("Format health".to_string(), fmt_table)];
+    let extra = generalisation::sections(runs, &labels, &series, out)?;
+    sections.extend(extra.sections);
+    charts.extend(extra.charts);
     if !timing_html.is_empty() {
         sections.push(("Latency and throughput".into(), timing_html));
     }

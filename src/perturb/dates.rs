@@ -1,0 +1,95 @@
+//! `date-shift`: the developer turn's current date moved by whole weeks (so its day of week
+//! stays right), and every expected date or date-time moved with it, unless the request names
+//! a month (an absolute date does not move). A case whose absolute date would then lie before
+//! the new "now" is left as it was.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::codec::Value;
+use crate::dataset::{Case, Role};
+
+static NOW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2})?)").expect("valid"));
+static ISO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{2})-(\d{2})((?:[T ]\d{2}:\d{2}(?::\d{2})?)?)$").expect("valid"));
+static MONTH: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}")
+        .expect("valid")
+});
+
+/// Days since 1970-01-01 of a civil date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let doy = (153 * (m + if m > 2 { -3 } else { 9 }) + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146097 + doe - 719468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719468;
+    let era = z.div_euclid(146097);
+    let doe = z - era * 146097;
+    let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+}
+
+fn parse(caps: &regex::Captures) -> Option<i64> {
+    let n = |i: usize| caps.get(i)?.as_str().parse::<i64>().ok();
+    Some(days_from_civil(n(1)?, n(2)?, n(3)?))
+}
+
+fn format_day(days: i64) -> String {
+    let (y, m, d) = civil_from_days(days);
+    format!("{y:04}-{m:02}-{d:02}")
+}
+
+/// `text` with its first ISO date moved by `days`.
+fn shift_text(text: &str, days: i64) -> Option<(String, i64)> {
+    let caps = NOW.captures(text)?;
+    let day = parse(&caps)?;
+    let whole = caps.get(0)?;
+    let moved = format!("{}{}", format_day(day + days), &caps[4]);
+    Some((format!("{}{moved}{}", &text[..whole.start()], &text[whole.end()..]), day + days))
+}
+
+pub fn shift(c: &mut Case, days: i64) {
+    let Some(dev) = c.messages.iter().position(|m| matches!(m.role, Role::Developer | Role::System)) else { return };
+    let Some((text, new_now)) = shift_text(&c.messages[dev].content, days) else { return };
+    let user: String = c.messages.iter().filter(|m| m.role == Role::User).map(|m| m.content.as_str()).collect();
+    let absolute = MONTH.is_match(&user);
+    let mut answers = c.answers.clone();
+    for accepted in answers.iter_mut().flat_map(|a| a.values_mut()).flat_map(|p| p.values_mut()).flatten() {
+        let Value::Str(s) = accepted else { continue };
+        let Some(caps) = ISO.captures(s) else { continue };
+        let Some(day) = parse(&caps) else { continue };
+        if absolute {
+            if day < new_now {
+                return; // the stated date would now be in the past: leave the case as it was
+            }
+        } else {
+            *s = format!("{}{}", format_day(day + days), &caps[4]);
+        }
+    }
+    c.messages[dev].content = text;
+    c.answers = answers;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn civil_days_round_trip_across_months_and_leap_years() {
+        for (y, m, d) in [(2026, 3, 14), (2024, 2, 29), (2026, 12, 31), (1970, 1, 1), (2000, 3, 1)] {
+            assert_eq!(civil_from_days(days_from_civil(y, m, d)), (y, m, d));
+        }
+        assert_eq!(days_from_civil(2027, 1, 4) - days_from_civil(2026, 12, 28), 7);
+        assert_eq!(format_day(days_from_civil(2026, 12, 28) + 14), "2027-01-11");
+    }
+}
