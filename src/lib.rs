@@ -4,6 +4,7 @@
 //! parse (codec) -> score (BFCL rules) -> records -> summary. Everything after the engine is
 //! a pure function of files.
 
+pub mod call_decisions;
 pub mod cli;
 pub mod codec;
 pub mod compare;
@@ -15,6 +16,7 @@ pub mod gate;
 pub mod measure;
 pub mod models;
 pub mod parity;
+pub mod perturb;
 pub mod pip;
 pub mod pool;
 pub mod records;

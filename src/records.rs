@@ -27,6 +27,11 @@ pub struct Timings {
     /// Prompt tokens whose KV came from the engine's prefix cache instead of a prefill.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cached_tokens: Option<u64>,
+    /// The model's probability, at the first generated position, of the first token of
+    /// `<start_function_call>` (softmax over the whole vocabulary): how sure it was to call.
+    /// From engines that see the logits (llama.cpp, host sampling).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_start_p: Option<f64>,
 }
 
 impl Timings {

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::call_decisions::CallDecisions;
 use crate::dataset::{Case, CheckKind};
 use crate::records::ResultRecord;
 use crate::score::{OutputShape, PARSE_ERROR};
@@ -60,6 +61,72 @@ pub struct Summary {
     /// With `--repeats N`: how the N runs of each case agree (the table above is the first run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeats: Option<RepeatStats>,
+    /// The decision to call at all, whatever the call: call vs no call against the case's kind.
+    #[serde(default)]
+    pub decisions: CallDecisions,
+    /// Where the dataset has a leakage report beside it: accuracy on the rows whose skeleton
+    /// training has seen and on those it has not (`SEEN`, `UNSEEN`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub by_skeleton: BTreeMap<String, Accuracy>,
+    /// With the exact scorer: the `normalized` tier beside it (exact stays the verdict).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub normalized: Option<NormalizedTier>,
+    /// With `--perturb`: each variant run paired with this one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub robustness: Vec<crate::perturb::robustness::Robustness>,
+}
+
+/// Exact match is a lower bound: how many more are right once case, surrounding whitespace
+/// and punctuation of strings, and date-time spellings are folded (`score::exact::check_normalized`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NormalizedTier {
+    pub accuracy: Accuracy,
+    /// Wrong by exact match, right once normalized.
+    pub near_misses: Vec<String>,
+}
+
+/// The normalized tier of exact-scored results (first runs only).
+pub fn normalized_tier(cases: &[Case], results: &[ResultRecord]) -> NormalizedTier {
+    let by_id: rustc_hash::FxHashMap<&str, &Case> = cases.iter().map(|c| (c.id.as_str(), c)).collect();
+    let mut near_misses = Vec::new();
+    let (mut right, mut n) = (0, 0);
+    for r in results.iter().filter(|r| r.repeat == 0) {
+        let Some(case) = by_id.get(r.id.as_str()) else { continue };
+        n += 1;
+        // Only a wrong call can be a near miss; malformed output and engine failures stay wrong.
+        let call_was_judged = r.error_type.as_deref().is_some_and(|t| t.starts_with("exact:"));
+        if r.valid {
+            right += 1;
+        } else if call_was_judged && crate::score::exact::check_normalized(&crate::score::AnswerKey::from(*case), &r.calls).valid {
+            right += 1;
+            near_misses.push(r.id.clone());
+        }
+    }
+    NormalizedTier { accuracy: Accuracy::new(right, n), near_misses }
+}
+
+/// The `by_skeleton` groups.
+pub const SEEN: &str = "seen in training";
+pub const UNSEEN: &str = "unseen";
+
+/// Accuracy per group of the first runs whose case `group` names (cases it does not name are
+/// left out).
+pub fn accuracy_by<'a>(results: &'a [ResultRecord], group: impl Fn(&'a str) -> Option<&'a str>) -> BTreeMap<String, Accuracy> {
+    let mut counts: BTreeMap<&str, (usize, usize)> = BTreeMap::new();
+    for r in results.iter().filter(|r| r.repeat == 0) {
+        if let Some(g) = group(r.id.as_str()) {
+            let e = counts.entry(g).or_default();
+            e.0 += usize::from(r.valid);
+            e.1 += 1;
+        }
+    }
+    counts.into_iter().map(|(g, (c, n))| (g.to_string(), Accuracy::new(c, n))).collect()
+}
+
+/// Accuracy on the rows whose skeleton training has seen and on the rest, from a leakage report.
+pub fn by_skeleton(results: &[ResultRecord], leakage: &crate::dataset::leakage::LeakageReport) -> BTreeMap<String, Accuracy> {
+    let seen = leakage.seen_by_id();
+    accuracy_by(results, |id| seen.get(id).map(|&s| if s { SEEN } else { UNSEEN }))
 }
 
 /// Every case run N times with different seeds.
@@ -182,6 +249,7 @@ pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary 
         if wants_call {
             expected_call += 1;
         }
+        s.decisions.add(wants_call, matches!(r.shape, OutputShape::Calls | OutputShape::Malformed), r.timings.call_start_p);
         match r.shape {
             OutputShape::Calls => s.format.calls += 1,
             OutputShape::Empty => s.format.empty += 1,
@@ -201,6 +269,7 @@ pub fn summarize<C: CaseInfo>(cases: &[C], results: &[ResultRecord]) -> Summary 
             }
         }
     }
+    s.decisions.finish();
     s.overall = Accuracy::new(correct, s.scored);
     s.categories = cat_counts.into_iter().map(|(k, (c, n))| (k, Accuracy::new(c, n))).collect();
     s.format.parse_error_rate = ratio(s.format.malformed, s.scored);
@@ -250,6 +319,32 @@ pub fn render_table(s: &Summary) -> String {
         "abstentions: {} correct (irrelevance), {} wrong (a call was expected)\n",
         f.correct_abstentions, f.wrong_abstentions
     ));
+    let d = &s.decisions;
+    out.push_str(&format!(
+        "call decisions: call rate {}, precision {} ({} of {} calls where one was wanted), recall {}\n",
+        pct(d.call_rate),
+        pct(d.precision),
+        d.called_when_wanted,
+        d.called_when_wanted + d.called_when_not_wanted,
+        pct(d.recall)
+    ));
+    if let Some(c) = &d.confidence {
+        out.push_str(&c.line());
+    }
+    if let Some(t) = &s.normalized {
+        let shown: Vec<&str> = t.near_misses.iter().take(8).map(String::as_str).collect();
+        out.push_str(&format!(
+            "normalized (case, whitespace, punctuation, date-time spellings folded): {} [{}, {}], {} near misses{}\n",
+            pct(t.accuracy.accuracy),
+            pct(t.accuracy.ci_low),
+            pct(t.accuracy.ci_high),
+            t.near_misses.len(),
+            if shown.is_empty() { String::new() } else { format!(": {}", shown.join(", ")) }
+        ));
+    }
+    for (group, a) in &s.by_skeleton {
+        out.push_str(&format!("skeleton {group}: {}/{} = {} [{}, {}]\n", a.correct, a.n, pct(a.accuracy), pct(a.ci_low), pct(a.ci_high)));
+    }
     if !s.error_types.is_empty() {
         out.push_str("errors:\n");
         let mut types: Vec<_> = s.error_types.iter().collect();

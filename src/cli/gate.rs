@@ -137,7 +137,14 @@ fn interleaved_report(a: &GateArgs, cfg: &GateConfig) -> Result<crate::gate::Gat
     };
     let (base, cur) = (load(&a.baseline_model, &a.baseline_adapter)?, load(&a.current_model, &a.current_adapter)?);
     let scoring = crate::score::ScoreOptions { scorer: a.allow.scorer.unwrap_or_default(), ..Default::default() };
-    let run = crate::run::EvalSettings { generation: a.engine.generation(), style: a.prompt_style, concurrency: 1, scoring, repeats: 1 };
+    let run = crate::run::EvalSettings {
+        generation: a.engine.generation(),
+        style: a.prompt_style,
+        concurrency: 1,
+        scoring,
+        repeats: 1,
+        leakage: None,
+    };
     let r = crate::gate::interleaved(base.as_ref(), cur.as_ref(), &cases, &run, a.repetitions)?;
     Ok(crate::gate::gate_records(&r.base_acc, &r.cur_acc, &r.base_perf, &r.cur_perf, cfg))
 }

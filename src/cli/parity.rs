@@ -110,6 +110,7 @@ pub fn run(a: ParityArgs) -> Result<i32, Error> {
             concurrency: *concurrency,
             scoring: Default::default(),
             repeats: 1,
+            leakage: None,
         };
         run_eval(engine.as_ref(), &cases, &out, Vec::new(), &run)?;
         let preds = load_existing(&out.join(PREDICTIONS))?;

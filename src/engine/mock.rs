@@ -56,6 +56,7 @@ impl Engine for MockEngine {
                 last_call_ms: None,
                 total_ms: Some(1.0 + n as f64),
                 cached_tokens: None,
+                call_start_p: None,
             },
         })
     }
@@ -129,6 +130,7 @@ impl Engine for EchoEngine {
                 last_call_ms: None,
                 total_ms: Some(start.elapsed().as_secs_f64() * 1000.0),
                 cached_tokens: None,
+                call_start_p: None,
             },
         })
     }

@@ -467,6 +467,7 @@ impl Tracker {
                 last_call_ms: self.clock.last_call_ms,
                 total_ms: Some(total_ms),
                 cached_tokens,
+                call_start_p: None,
             },
         }
     }

@@ -136,7 +136,8 @@ pub fn merge(runs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     crate::fsutil::write_jsonl(&preds_path, &preds).map_err(|source| RunError::Io { path: preds_path, source })?;
     let keys: Vec<crate::score::AnswerKey> = cases.iter().map(Into::into).collect();
     let results: Vec<_> = preds.iter().map(|p| result_record(&keys[by_id[p.id.as_str()].0], p, &first.scoring)).collect();
-    let summary = write_results(&cases, &results, out, None)?;
+    let leakage = crate::dataset::leakage::beside(Path::new(&first.dataset.path)).map_err(MergeError::Dataset)?;
+    let summary = write_results(&cases, &results, out, None, leakage.as_ref(), &first.scoring)?;
     let mut manifest = first.clone();
     manifest.shard = None;
     manifest.dataset.cases = cases.len();

@@ -180,6 +180,8 @@ pub struct EvalSettings {
     pub scoring: ScoreOptions,
     /// Runs of every case; run `r > 0` samples with seed + r (`--repeats`).
     pub repeats: usize,
+    /// The dataset's leakage report, when it has one: the summary splits seen and unseen skeletons.
+    pub leakage: Option<crate::dataset::leakage::LeakageReport>,
 }
 
 impl EvalSettings {
@@ -279,7 +281,7 @@ pub fn run_eval(
     let harness_s = harness_ns.load(Ordering::Relaxed) as f64 / 1e9;
     let load_s = engine.info().load_ms / 1000.0;
     let timing = timing::run_timing(&new_preds, workers, wall_s, load_s, harness_s);
-    let summary = write_results(cases, &results, out, Some(&timing))?;
+    let summary = write_results(cases, &results, out, Some(&timing), run.leakage.as_ref(), opts)?;
     let made = new_preds.len();
     let failures: Vec<(String, Failure)> = new_preds.into_iter().filter_map(|p| Some((p.id, p.failure?))).collect();
     Ok(EvalOutcome { summary, timing, generated: made - failures.len(), resumed: existing.len(), failures })
@@ -295,10 +297,23 @@ fn failed_prediction(id: &str, repeat: u32, e: EngineError) -> Prediction {
 }
 
 /// Writes a run's results.jsonl and summary.json atomically.
-pub fn write_results(cases: &[Case], results: &[ResultRecord], out: &Path, timing: Option<&RunTiming>) -> Result<Summary, RunError> {
+pub fn write_results(
+    cases: &[Case],
+    results: &[ResultRecord],
+    out: &Path,
+    timing: Option<&RunTiming>,
+    leakage: Option<&crate::dataset::leakage::LeakageReport>,
+    scoring: &ScoreOptions,
+) -> Result<Summary, RunError> {
     let results_path = out.join(RESULTS);
     crate::fsutil::write_jsonl(&results_path, results).map_err(io(&results_path))?;
-    let summary = summarize(cases, results);
+    let mut summary = summarize(cases, results);
+    if scoring.scorer == crate::score::Scorer::Exact {
+        summary.normalized = Some(crate::summary::normalized_tier(cases, results));
+    }
+    if let Some(l) = leakage {
+        summary.by_skeleton = crate::summary::by_skeleton(results, l);
+    }
     let mut doc = serde_json::to_value(&summary).expect("summary serializes");
     if let Some(t) = timing {
         doc["timing"] = serde_json::to_value(t).expect("timing serializes");
@@ -349,6 +364,7 @@ mod tests {
             concurrency,
             scoring: ScoreOptions::default(),
             repeats: 1,
+            leakage: None,
         }
     }
 

@@ -16,6 +16,18 @@ use crate::dataset::CheckKind;
 use crate::dataset::case::reference_calls;
 
 pub fn check(case: &AnswerKey, calls: &[Call]) -> Check {
+    check_with(case, calls, equal)
+}
+
+/// The `normalized` tier, reported beside exact match (exact stays the verdict): strings
+/// compared with case, surrounding whitespace and surrounding punctuation folded, and
+/// date-times by the instant they name (`2026-03-14T09:00:00`, `2026-03-14 09:00` and
+/// `2026-03-14T09:00` are one); numbers and the rest as in exact match.
+pub fn check_normalized(case: &AnswerKey, calls: &[Call]) -> Check {
+    check_with(case, calls, equal_normalized)
+}
+
+fn check_with(case: &AnswerKey, calls: &[Call], equal: fn(&Value, &Value) -> bool) -> Check {
     let reference = reference_calls(&case.answers);
     match case.kind {
         CheckKind::Relevance if calls.is_empty() => return Check::fail("exact:no_call", "A call was expected.".into()),
@@ -32,14 +44,18 @@ pub fn check(case: &AnswerKey, calls: &[Call]) -> Check {
         if got.name != want.name {
             return Check::fail("exact:wrong_func_name", format!("Call #{i}: expected `{}`, got `{}`.", want.name, got.name));
         }
-        if let Some(problem) = args_problem(&got.args, &want.args) {
+        if let Some(problem) = args_problem(&got.args, &want.args, equal) {
             return Check::fail("exact:wrong_arguments", format!("Call #{i} (`{}`): {problem}", want.name));
         }
     }
     Check::pass()
 }
 
-fn args_problem(got: &indexmap::IndexMap<String, Value>, want: &indexmap::IndexMap<String, Value>) -> Option<String> {
+fn args_problem(
+    got: &indexmap::IndexMap<String, Value>,
+    want: &indexmap::IndexMap<String, Value>,
+    equal: fn(&Value, &Value) -> bool,
+) -> Option<String> {
     let mut missing: Vec<&str> = want.keys().filter(|k| !got.contains_key(*k)).map(String::as_str).collect();
     let mut extra: Vec<&str> = got.keys().filter(|k| !want.contains_key(*k)).map(String::as_str).collect();
     missing.sort();
@@ -68,6 +84,43 @@ pub fn equal(a: &Value, b: &Value) -> bool {
         (Dict(x), Dict(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal(v, w))),
         _ => false,
     }
+}
+
+/// Value equality of the `normalized` tier (see `check_normalized`).
+pub fn equal_normalized(a: &Value, b: &Value) -> bool {
+    use Value::*;
+    match (a, b) {
+        (Str(x), Str(y)) => match (date_time(x), date_time(y)) {
+            (Some(p), Some(q)) => p == q,
+            _ => fold(x) == fold(y),
+        },
+        (List(x), List(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal_normalized(p, q)),
+        (Dict(x), Dict(y)) => x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| equal_normalized(v, w))),
+        _ => equal(a, b),
+    }
+}
+
+fn fold(s: &str) -> String {
+    let trimmed = s.trim().trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace());
+    trimmed.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+}
+
+/// `YYYY-MM-DD[T or space]HH:MM[:SS]` as (date, minutes of the day, seconds).
+fn date_time(s: &str) -> Option<(String, u32, u32)> {
+    let s = s.trim();
+    let (date, time) = s.split_once(['T', ' ']).unwrap_or((s, "00:00"));
+    let d = date.as_bytes();
+    if d.len() != 10 || d[4] != b'-' || d[7] != b'-' || !date.chars().filter(|c| *c != '-').all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let mut parts = time.split(':');
+    let h: u32 = parts.next()?.parse().ok()?;
+    let m: u32 = parts.next()?.parse().ok()?;
+    let sec: u32 = parts.next().map_or(Some(0), |x| x.parse().ok())?;
+    if parts.next().is_some() || h > 23 || m > 59 || sec > 59 {
+        return None;
+    }
+    Some((date.to_string(), h * 60 + m, sec))
 }
 
 #[cfg(test)]
@@ -130,6 +183,22 @@ mod tests {
         let d1 = Value::Dict([("k".to_string(), s("v")), ("n".to_string(), Value::Null)].into_iter().collect());
         let d2 = Value::Dict([("n".to_string(), Value::Null), ("k".to_string(), s("v"))].into_iter().collect());
         assert!(equal(&d1, &d2));
+    }
+
+    #[test]
+    fn the_normalized_tier_folds_what_exact_match_keeps() {
+        assert!(equal_normalized(&s(" Gym."), &s("gym")));
+        assert!(equal_normalized(&s("Workout  Mix"), &s("workout mix")));
+        assert!(equal_normalized(&s("2026-03-14 09:00"), &s("2026-03-14T09:00:00")));
+        assert!(equal_normalized(&Value::Int(21), &Value::Float(21.0)));
+        assert!(!equal_normalized(&s("2026-03-14T09:00:00"), &s("2026-03-14T21:00:00")));
+        assert!(!equal_normalized(&s("workout"), &s("workout mix")));
+        assert!(!equal_normalized(&s("1"), &Value::Int(1)));
+        let want = call("a", &[("label", s("Gym")), ("start", s("2026-03-14T09:00:00"))]);
+        let got = call("a", &[("label", s("gym")), ("start", s("2026-03-14T09:00"))]);
+        let c = case(CheckKind::Multiple, std::slice::from_ref(&want));
+        assert!(!check(&c, std::slice::from_ref(&got)).valid);
+        assert!(check_normalized(&c, &[got]).valid);
     }
 
     #[test]

@@ -20,7 +20,7 @@ use rayon::prelude::*;
 
 use super::exact_cut::ExactCuts;
 use super::prefix::{Lookup, PrefixCache};
-use super::sampling::sample;
+use super::sampling::{probability, sample};
 use super::text::take_utf8_prefix;
 use super::{LlamaOptions, Loaded, Sizing, backend, load_err, offload_device};
 use crate::engine::step_profile::{StepKind, StepProfile};
@@ -66,6 +66,9 @@ struct Sequence {
     feeds: Option<usize>,
     /// Prompt tokens whose KV came from the prefix cache; `None` when the cache is off.
     cached: Option<u64>,
+    /// Set at the first sampling: the probability of starting a call there.
+    call_start_p: Option<f64>,
+    sampled: bool,
 }
 
 impl Sequence {
@@ -84,6 +87,8 @@ impl Sequence {
             wait_for: None,
             feeds: None,
             cached: None,
+            call_start_p: None,
+            sampled: false,
         }
     }
 
@@ -95,7 +100,8 @@ impl Sequence {
             let ms = self.track.ms();
             self.track.push(&tail, ms);
         }
-        let completion = self.track.finish(finish_reason, &self.job.settings, self.job.tokens.len() as u64, self.cached);
+        let mut completion = self.track.finish(finish_reason, &self.job.settings, self.job.tokens.len() as u64, self.cached);
+        completion.timings.call_start_p = self.call_start_p;
         let _ = self.job.events.send(StreamEvent::Done(Ok(completion)));
     }
 
@@ -201,6 +207,8 @@ pub(super) fn worker_main(path: &Path, opts: &LlamaOptions, rx: Receiver<Job>, r
         parallel_sampling,
         profile: StepProfile::from_env(),
         prefix: (holders > 0).then(|| PrefixCache::new(holders, cuts)),
+        // parse_special: the marker is one token where the vocabulary has it.
+        call_start: model.vocab().tokenize(crate::codec::tokens::START_CALL.as_bytes(), false, true).first().map(|t| t.0 as usize),
     }
     .run(rx);
 }
@@ -221,6 +229,9 @@ struct Batcher<'m> {
     profile: Option<StepProfile>,
     /// Shared prompt prefixes kept in holder sequences (ids after the slots'); `None`: off.
     prefix: Option<PrefixCache>,
+    /// The first token of `<start_function_call>` in this vocabulary (the whole marker in
+    /// FunctionGemma's; its first piece in a tokenizer without the control tokens).
+    call_start: Option<usize>,
 }
 
 impl Batcher<'_> {
@@ -460,7 +471,12 @@ impl Batcher<'_> {
             .enumerate()
             .filter_map(|(i, s)| s.as_mut().and_then(|s| s.logits_at.map(|at| (i, ctx.get_logits_ith(at), s))))
             .collect();
+        let call_start = self.call_start;
         let pick = |(i, logits, s): &mut (usize, &[f32], &mut Sequence)| {
+            if !s.sampled {
+                s.sampled = true;
+                s.call_start_p = call_start.and_then(|id| probability(logits, id));
+            }
             (*i, Some(LlamaToken(sample(logits, &s.job.settings, &mut s.rng) as i32)))
         };
         if self.parallel_sampling { work.par_iter_mut().map(pick).collect() } else { work.iter_mut().map(pick).collect() }

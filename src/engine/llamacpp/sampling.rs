@@ -49,6 +49,14 @@ pub(super) fn sample(logits: &[f32], settings: &GenerationSettings, rng: &mut ra
     probs.last().map_or(0, |p| p.0)
 }
 
+/// The softmax probability of token `id` (temperature 1, the whole vocabulary).
+pub(super) fn probability(logits: &[f32], id: usize) -> Option<f64> {
+    let target = *logits.get(id)? as f64;
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let total: f64 = logits.iter().map(|&l| (l as f64 - max).exp()).sum();
+    (total > 0.0).then(|| (target - max).exp() / total)
+}
+
 /// Index of the largest value, the first one on ties (NaNs are skipped). argminmax picks
 /// its SIMD kernel (AVX-512, AVX2, NEON...) when it runs, so this is fast even where Rust
 /// is built for the baseline CPU; at 262,144 logits per token, per sequence, per step, it
@@ -69,6 +77,14 @@ mod tests {
 
     fn temp(t: f64) -> GenerationSettings {
         GenerationSettings { temperature: Some(t), ..GenerationSettings::default() }
+    }
+
+    #[test]
+    fn a_tokens_probability_is_its_softmax_share() {
+        let logits = [0.0f32, (3.0f32).ln(), 0.0];
+        assert!((probability(&logits, 1).unwrap() - 0.6).abs() < 1e-9);
+        assert!((probability(&logits, 0).unwrap() - 0.2).abs() < 1e-9);
+        assert_eq!(probability(&logits, 7), None);
     }
 
     #[test]
