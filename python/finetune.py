@@ -129,6 +129,24 @@ def batches(groups, batch, rng):
     return out
 
 
+def finish_log(log, start, seen, n_examples):
+    import resource
+    log["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    log["seconds"] = round(time.time() - start, 1)
+    log["examples_seen"] = seen
+    log["epochs_seen"] = round(seen / n_examples, 3)
+
+
+def save_adapter(model, out, args, log, start, seen, n_examples):
+    """OUT/adapter and OUT/train_log.json as of now (a checkpoint, or the end)."""
+    finish_log(log, start, seen, n_examples)
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out / "adapter", safe_serialization=True)
+    if args.adapter_dtype == "f16":
+        cast_safetensors(out / "adapter" / "adapter_model.safetensors", torch.float16)
+    (out / "train_log.json").write_text(json.dumps(log, indent=2))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", required=True, help="Hugging Face model directory (e.g. the imported demo model)")
@@ -150,6 +168,9 @@ def main():
     ap.add_argument("--time-budget", type=float, default=0, help="stop after this many minutes (0: none)")
     ap.add_argument("--adapter-dtype", choices=["f16", "f32"], default="f16",
                     help="weight type the adapter is saved in (f16 halves it; trained in f32 either way)")
+    ap.add_argument("--save-every", type=int, default=25,
+                    help="write OUT/adapter and OUT/train_log.json every N steps (0: only at the end), so a run "
+                         "that is killed leaves its last checkpoint")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--backend", choices=["auto", "peft", "unsloth"], default="auto",
                     help="auto: unsloth when it is installed and a GPU is present, else PEFT")
@@ -248,20 +269,16 @@ def main():
         dt = time.time() - t0
         log["steps"].append({"step": step + 1, "loss": round(mean, 5), "lr": opt.param_groups[0]["lr"], "seconds": round(dt, 2), "examples": seen})
         print(f"step {step + 1}/{total} loss {mean:.4f} lr {opt.param_groups[0]['lr']:.2e} ({dt:.1f}s, {seen} examples)", flush=True)
+        if args.save_every and backend != "full" and (step + 1) % args.save_every == 0 and step + 1 < total:
+            save_adapter(model, out, args, log, start, seen, len(examples))
         if args.time_budget and time.time() - start > args.time_budget * 60:
             print(f"time budget of {args.time_budget} min reached after {step + 1} steps", flush=True)
             break
-    log["seconds"] = round(time.time() - start, 1)
-    log["examples_seen"] = seen
-    log["epochs_seen"] = round(seen / len(examples), 3)
-
-    out.mkdir(parents=True, exist_ok=True)
     if backend == "full":
+        finish_log(log, start, seen, len(examples))
         merged = model
     else:
-        model.save_pretrained(out / "adapter", safe_serialization=True)
-        if args.adapter_dtype == "f16":
-            cast_safetensors(out / "adapter" / "adapter_model.safetensors", torch.float16)
+        save_adapter(model, out, args, log, start, seen, len(examples))
         merged = model.merge_and_unload()
     merged.save_pretrained(out / "merged", safe_serialization=True)
     for f in ["tokenizer.json", "tokenizer_config.json", "generation_config.json"]:

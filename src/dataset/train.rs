@@ -12,10 +12,41 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::{Case, Message, Role};
-use crate::codec::tokens::END_TURN;
+use crate::codec::tokens::{END_TURN, START_RESPONSE};
 use crate::codec::{Call, PromptStyle, Value, render_call};
 
 pub const TRAIN_SCHEMA: &str = "fgbench.train/1";
+
+/// What a training target writes after its last call.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum CallEnding {
+    /// `<end_function_call><start_function_response>`: how Google's chat template and its
+    /// Mobile Actions notebook end a call turn, so what FunctionGemma itself was trained on
+    /// (the runtime feeds the result next).
+    #[default]
+    StartFunctionResponse,
+    /// `<end_function_call><end_of_turn>`: fgbench's earlier targets.
+    EndOfTurn,
+}
+
+impl CallEnding {
+    fn token(self) -> &'static str {
+        match self {
+            CallEnding::StartFunctionResponse => START_RESPONSE,
+            CallEnding::EndOfTurn => END_TURN,
+        }
+    }
+}
+
+/// A target: the calls in order closed by `ending`, or, without a call, the reply closed by
+/// `<end_of_turn>`.
+fn target(calls: &[Call], reply: &str, ending: CallEnding) -> String {
+    if calls.is_empty() {
+        format!("{}{END_TURN}", reply.trim())
+    } else {
+        format!("{}{}", calls.iter().map(render_call).collect::<String>(), ending.token())
+    }
+}
 
 /// One training example: the prompt the model sees and the completion it should write.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,7 +220,7 @@ fn single(i: usize, rng: &mut ChaCha8Rng) -> (String, Call) {
 }
 
 /// `n` examples (60% single, 20% parallel, 20% irrelevance), deterministic for a seed.
-pub fn generate(n: usize, seed: u64, style: PromptStyle) -> Vec<TrainExample> {
+pub fn generate(n: usize, seed: u64, style: PromptStyle, ending: CallEnding) -> Vec<TrainExample> {
     let tools = train_tools();
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let name = |t: &serde_json::Value| t["name"].as_str().unwrap_or_default().to_string();
@@ -215,11 +246,7 @@ pub fn generate(n: usize, seed: u64, style: PromptStyle) -> Vec<TrainExample> {
             };
             let offered_tools: Vec<serde_json::Value> = offered.iter().map(|&i| tools[i].clone()).collect();
             let messages = vec![Message { role: Role::User, content: user.clone(), tool_calls: vec![], name: None }];
-            let completion = if calls.is_empty() {
-                format!("I can't help with that using the available tools.{END_TURN}")
-            } else {
-                format!("{}{END_TURN}", calls.iter().map(render_call).collect::<String>())
-            };
+            let completion = target(&calls, "I can't help with that using the available tools.", ending);
             TrainExample {
                 schema: TRAIN_SCHEMA.into(),
                 id: format!("train_{k:05}"),
@@ -265,16 +292,12 @@ pub const NO_CALL_REPLY: &str = "I can't help with that using the available tool
 
 /// Training examples from an app's own cases (a Mobile Actions file or fgbench cases): the
 /// prompt rendered by fgbench's codec, the target the reference calls in order (or the row's
-/// reply when there is no call), closed by `<end_of_turn>`.
-pub fn from_cases(rows: &[(Case, Option<String>)], style: PromptStyle) -> Vec<TrainExample> {
+/// reply when there is no call), closed as `ending` says (a reply by `<end_of_turn>`).
+pub fn from_cases(rows: &[(Case, Option<String>)], style: PromptStyle, ending: CallEnding) -> Vec<TrainExample> {
     rows.iter()
         .map(|(case, reply)| {
             let calls = case.reference_calls();
-            let completion = if calls.is_empty() {
-                format!("{}{END_TURN}", reply.as_deref().filter(|r| !r.trim().is_empty()).unwrap_or(NO_CALL_REPLY).trim())
-            } else {
-                format!("{}{END_TURN}", calls.iter().map(render_call).collect::<String>())
-            };
+            let completion = target(&calls, reply.as_deref().filter(|r| !r.trim().is_empty()).unwrap_or(NO_CALL_REPLY), ending);
             let kind = match calls.len() {
                 0 => "no_call",
                 1 => "single",
@@ -326,7 +349,7 @@ pub fn check_app_disjoint(train: &[Case], eval: &[Case]) -> Vec<String> {
 }
 
 /// (function, parameter, value) for every free-form value of a case's reference calls.
-fn free_values(case: &Case) -> Vec<(String, String, String)> {
+pub(crate) fn free_values(case: &Case) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
     for call in case.reference_calls() {
         let props = case.tool(&call.name).and_then(|t| super::case::tool_function(t).get("parameters")).and_then(|p| p.get("properties"));
@@ -379,12 +402,17 @@ mod tests {
     #[test]
     fn targets_are_the_reference_calls_in_order_or_the_rows_reply() {
         let rows = app_rows("test.jsonl");
-        let examples = from_cases(&rows, PromptStyle::Official);
-        let two = examples.iter().zip(&rows).find(|(e, _)| e.kind == "parallel").unwrap();
+        let examples = from_cases(&rows, PromptStyle::Official, CallEnding::default());
+        let distinct = |c: &Case| c.reference_calls().windows(2).all(|w| w[0].name != w[1].name);
+        let two = examples.iter().zip(&rows).find(|(e, r)| e.kind == "parallel" && distinct(&r.0)).unwrap();
         let names: Vec<String> = two.1.0.reference_calls().iter().map(|c| format!("<start_function_call>call:{}{{", c.name)).collect();
         let (a, b) = (two.0.completion.find(&names[0]).unwrap(), two.0.completion.find(&names[1]).unwrap());
         assert!(a < b, "{}", two.0.completion);
-        assert!(two.0.completion.ends_with("<end_function_call><end_of_turn>"));
+        // Google's template ends a call turn where the tool's response starts.
+        assert!(two.0.completion.ends_with("<end_function_call><start_function_response>"), "{}", two.0.completion);
+        let old = from_cases(&rows, PromptStyle::Official, CallEnding::EndOfTurn);
+        let old_two = old.iter().find(|e| e.id == two.0.id).unwrap();
+        assert!(old_two.completion.ends_with("<end_function_call><end_of_turn>"), "{}", old_two.completion);
         let none = examples.iter().find(|e| e.kind == "no_call").unwrap();
         assert_eq!(none.completion, "Sorry, I can't do that with the tools I have.<end_of_turn>");
         assert!(none.prompt.starts_with("<bos><start_of_turn>developer\nCurrent date and time"));
