@@ -20,7 +20,8 @@ fn mobile_actions_rows_import_export_and_import_to_the_same_cases() {
     let (cases, rows, again) = (dir.path().join("cases.jsonl"), dir.path().join("rows.jsonl"), dir.path().join("again.jsonl"));
     let o = fgbench(&["datasets", "import", "mobile-actions", "--from", &app("test.jsonl"), "--out", cases.to_str().unwrap()]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("imported 320 cases"), "{}", stderr(&o));
+    let n = lines(Path::new(&app("test.jsonl"))).len();
+    assert!(stderr(&o).contains(&format!("imported {n} cases")), "{}", stderr(&o));
     let imported = lines(&cases);
     // Categories from the rows' prefix, kinds from the number of reference calls.
     let kind_of = |cat: &str| {
@@ -100,9 +101,10 @@ fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
     let score = |preds: &str, scorer: &str| {
         overall(&fgbench(&["score", "--dataset", &app("test.jsonl"), "--predictions", preds, "--format", "json", "--scorer", scorer]))
     };
+    let n = lines(Path::new(&app("test.jsonl"))).len() as u64;
     let right = reference_predictions(dir.path(), |_, o| o);
-    assert_eq!(score(&right, "exact"), (320, 320));
-    assert_eq!(score(&right, "bfcl"), (320, 320));
+    assert_eq!(score(&right, "exact"), (n, n));
+    assert_eq!(score(&right, "bfcl"), (n, n));
     // Calls in the other order: BFCL matches parallel calls in any order, exact does not.
     let swapped = reference_predictions(dir.path(), |c, o| {
         let calls = c.reference_calls();
@@ -112,8 +114,8 @@ fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
     let count = |n: usize| ds.cases.iter().filter(|c| c.reference_calls().len() == n).count() as u64;
     let (parallel, no_call) = (count(2), count(0));
     assert!(parallel >= 40 && no_call >= 40, "{parallel} two-call rows, {no_call} no-call rows");
-    assert_eq!(score(&swapped, "exact"), (320 - parallel, 320));
-    assert_eq!(score(&swapped, "bfcl"), (320, 320));
+    assert_eq!(score(&swapped, "exact"), (n - parallel, n));
+    assert_eq!(score(&swapped, "bfcl"), (n, n));
     // A message body with its first letter upper-cased: BFCL standardises it, exact does not.
     let upper = reference_predictions(dir.path(), |_, o| match o.find("body:<escape>") {
         Some(at) => {
@@ -130,8 +132,8 @@ fn exact_and_bfcl_scorers_are_one_flag_apart_and_differ_where_they_should() {
     let extra = reference_predictions(dir.path(), |c, o| {
         if c.reference_calls().is_empty() { "<start_function_call>call:start_timer{minutes:5}<end_function_call>".into() } else { o }
     });
-    assert_eq!(score(&extra, "exact"), (320 - no_call, 320));
-    assert_eq!(score(&extra, "bfcl"), (320 - no_call, 320));
+    assert_eq!(score(&extra, "exact"), (n - no_call, n));
+    assert_eq!(score(&extra, "bfcl"), (n - no_call, n));
 }
 
 #[test]
@@ -155,7 +157,11 @@ fn export_train_from_app_rows_is_disjoint_and_refuses_a_leak() {
         assert!(ex.iter().filter(|e| e["kind"] == kind).count() >= 200, "{kind}");
     }
     assert!(ex[0]["prompt"].as_str().unwrap().starts_with("<bos><start_of_turn>developer\nCurrent date and time"));
-    assert!(ex.iter().all(|e| e["completion"].as_str().unwrap().ends_with("<end_of_turn>")));
+    // A call ends where the tool's response starts, as Google's template ends it; a reply ends the turn.
+    for e in &ex {
+        let ending = if e["kind"] == "no_call" { "<end_of_turn>" } else { "<end_function_call><start_function_response>" };
+        assert!(e["completion"].as_str().unwrap().ends_with(ending), "{e}");
+    }
     // Checking the training rows against themselves: every id, text and value leaks.
     let o = fgbench(&[
         "datasets",

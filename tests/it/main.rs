@@ -10,6 +10,7 @@ mod compare;
 mod demo;
 mod engine;
 mod gate;
+mod generalise;
 mod golden;
 #[cfg(feature = "llamacpp")]
 mod llamacpp;
