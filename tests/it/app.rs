@@ -65,7 +65,8 @@ fn mobile_actions_rows_import_export_and_import_to_the_same_cases() {
     ]);
     assert_eq!(o.status.code(), Some(2), "no train rows in the held-out file: {}", stderr(&o));
     let bad = dir.path().join("bad.jsonl");
-    let first = std::fs::read_to_string(app("test.jsonl")).unwrap().lines().next().unwrap().to_string();
+    let text = std::fs::read_to_string(app("test.jsonl")).unwrap();
+    let first = text.lines().find(|l| l.contains("\"arguments\": {")).expect("a row with a call").to_string();
     std::fs::write(&bad, format!("{first}\n{}\n", first.replace("\"arguments\": {", "\"arguments\": \"{oops\", \"x\": {"))).unwrap();
     let o = fgbench(&["datasets", "import", "mobile-actions", "--from", bad.to_str().unwrap(), "--out", cases.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
@@ -257,7 +258,8 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
 #[test]
 fn the_shipped_adapter_turns_the_demo_model_into_a_caller() {
     // The real path: the demo model (base Gemma 3 270M, Q4_K_M GGUF) with adapters/app-lora
-    // converted to a GGUF LoRA and applied by llama.cpp, on held-out rows.
+    // converted to a GGUF LoRA and applied by llama.cpp, on test rows whose sentence
+    // templates training never saw.
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("ba");
     let o = fgbench(&[
@@ -269,7 +271,7 @@ fn the_shipped_adapter_turns_the_demo_model_into_a_caller() {
         "--dataset",
         &app("test.jsonl"),
         "--limit",
-        "4",
+        "8",
         "--max-new-tokens",
         "96",
         "--concurrency",
@@ -280,11 +282,15 @@ fn the_shipped_adapter_turns_the_demo_model_into_a_caller() {
     assert!(o.status.success(), "{}", stderr(&o));
     let results = |side: &str| lines(&out.join(side).join("results.jsonl"));
     let (before, after) = (results("before"), results("after"));
-    assert_eq!((before.len(), after.len()), (4, 4));
+    assert_eq!((before.len(), after.len()), (8, 8));
+    let rows = lines(Path::new(&app("test.jsonl")));
+    let wants = rows[..8].iter().filter(|r| r["messages"][2]["tool_calls"].is_array()).count();
     let calls = |rs: &[serde_json::Value]| rs.iter().filter(|r| r["shape"] == "calls").count();
     let right = |rs: &[serde_json::Value]| rs.iter().filter(|r| r["valid"] == true).count();
-    // The base never calls; with the adapter every one of these rows gets calls, most right.
+    // The base never calls; with the adapter the rows that want a call get calls, most right.
     assert_eq!(calls(&before), 0, "{before:?}");
-    assert_eq!(calls(&after), 4, "{after:?}");
-    assert!(right(&after) >= 2 && right(&after) > right(&before), "{after:?}");
+    assert!(calls(&after) + 1 >= wants, "{wants} rows want a call: {after:?}");
+    assert!(right(&after) >= right(&before) + wants / 2, "{after:?}");
+    // The llama.cpp engine records how sure the model was to call at its first token.
+    assert!(after.iter().all(|r| r["call_start_p"].as_f64().is_some_and(|p| (0.0..=1.0).contains(&p))), "{after:?}");
 }
