@@ -8,7 +8,7 @@ use crate::Error;
 use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
 use crate::engine::Engine;
-use crate::measure::open_loop::{Arrivals, find_max_rate, open_loop};
+use crate::measure::open_loop::{Arrivals, MaxRate, OnFailure, find_max_rate, open_loop};
 use crate::measure::{BenchPlan, LevelResult, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
 use crate::run::manifest::{DatasetRef, Host, Manifest};
 
@@ -207,7 +207,7 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
         )
     };
     for &rate in &a.request_rate {
-        let l = open_loop(engine.as_ref(), &plan, &arrivals(rate), &settings)?;
+        let l = open_loop(engine.as_ref(), &plan, &arrivals(rate), &settings, OnFailure::Stop)?;
         report(&l);
         levels.push(l);
     }
@@ -221,8 +221,12 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
     let rss = peak_rss_mib();
     print!("{}", render_table(&levels));
     match max_rate {
-        Some(Some(r)) => println!("max rate meeting the SLOs (goodput >= {:.0}%): {r:.3} requests/s", 100.0 * a.goodput_target),
-        Some(None) => println!("max rate: even the first rate missed the SLOs; start lower with --request-rate"),
+        Some(MaxRate::Found(r)) => println!("max rate meeting the SLOs (goodput >= {:.0}%): {r:.3} requests/s", 100.0 * a.goodput_target),
+        Some(MaxRate::AtLeast(r)) => println!(
+            "max rate meeting the SLOs (goodput >= {:.0}%): at least {r:.3} requests/s (every rate tried passed; start higher with --request-rate)",
+            100.0 * a.goodput_target
+        ),
+        Some(MaxRate::BelowStart) => println!("max rate: even the first rate missed the SLOs; start lower with --request-rate"),
         None => {}
     }
     println!(
@@ -260,7 +264,11 @@ pub fn run(mut a: BenchArgs) -> Result<i32, Error> {
             "slo_ttft_ms": plan.slo_ttft_ms,
             "slo_e2e_ms": plan.slo_e2e_ms,
             "burstiness": open.then_some(a.burstiness),
-            "max_rate": max_rate.flatten(),
+            "max_rate": match max_rate {
+                Some(MaxRate::Found(r) | MaxRate::AtLeast(r)) => Some(r),
+                _ => None,
+            },
+            "max_rate_is_lower_bound": matches!(max_rate, Some(MaxRate::AtLeast(_))),
             "peak_rss_mib": rss,
             "gpu_memory_mib": gpu_memory_mib(),
             "levels": levels,

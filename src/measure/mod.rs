@@ -92,6 +92,13 @@ pub struct LevelResult {
     pub goodput: Option<f64>,
     /// At concurrency 1: the share of the level's wall time spent outside engine calls.
     pub harness_overhead: Option<f64>,
+    /// Requests that got no answer: `--find-max-rate` counts them as SLO misses.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub failed: usize,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 pub(crate) fn level_result(concurrency: usize, done: &[Completion], wall_s: f64, plan: &BenchPlan) -> LevelResult {
@@ -135,6 +142,7 @@ pub(crate) fn level_result(concurrency: usize, done: &[Completion], wall_s: f64,
         last_call_ms: mean(&col(&|c| c.timings.last_call_ms)),
         goodput,
         harness_overhead: (concurrency == 1 && wall_s > 0.0).then(|| ((wall_s - total.iter().sum::<f64>() / 1000.0) / wall_s).max(0.0)),
+        failed: 0,
     }
 }
 
@@ -142,11 +150,12 @@ pub(crate) fn level_result(concurrency: usize, done: &[Completion], wall_s: f64,
 pub(crate) struct Outcomes {
     done: Mutex<Vec<Completion>>,
     failure: Mutex<Option<EngineError>>,
+    failures: std::sync::atomic::AtomicUsize,
 }
 
 impl Outcomes {
     pub(crate) fn new(capacity: usize) -> Outcomes {
-        Outcomes { done: Mutex::new(Vec::with_capacity(capacity)), failure: Mutex::new(None) }
+        Outcomes { done: Mutex::new(Vec::with_capacity(capacity)), failure: Mutex::new(None), failures: Default::default() }
     }
 
     /// Keeps one request's result; false once any request has failed.
@@ -154,6 +163,7 @@ impl Outcomes {
         match r {
             Ok(c) => self.done.lock().expect("done lock").push(c),
             Err(e) => {
+                self.failures.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 self.failure.lock().expect("failure lock").get_or_insert(e);
             }
         }
@@ -162,6 +172,12 @@ impl Outcomes {
 
     pub(crate) fn failed(&self) -> bool {
         self.failure.lock().expect("failure lock").is_some()
+    }
+
+    /// The completions and how many requests failed, with the first failure.
+    pub(crate) fn finish_counting(self) -> (Vec<Completion>, usize, Option<EngineError>) {
+        let failed = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        (self.done.into_inner().expect("done lock"), failed, self.failure.into_inner().expect("failure lock"))
     }
 
     /// The completions, or the first failure.

@@ -429,7 +429,8 @@ fn open_loop_load_against_the_server_and_the_max_rate_search() {
     ];
     let o = fgbench(&[&common[..], &["--slo-e2e-ms", "60000"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stdout(&o).contains("max rate meeting the SLOs (goodput >= 95%): 6400.000 requests/s"), "{}", stdout(&o));
+    // Every doubling passed: the cap is a lower bound, and says so.
+    assert!(stdout(&o).contains("max rate meeting the SLOs (goodput >= 95%): at least 6400.000 requests/s"), "{}", stdout(&o));
     let o = fgbench(&[&common[..], &["--slo-e2e-ms", "0.0001"]].concat());
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("even the first rate missed the SLOs"), "{}", stdout(&o));
