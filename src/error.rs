@@ -51,7 +51,7 @@ impl Error {
             Error::Report(crate::report::ReportError::Io { .. } | crate::report::ReportError::Plot { .. }) => EXIT_FAILURE,
             Error::Fetch(_) | Error::Write { .. } | Error::Engine(EngineError::Generate(_)) => EXIT_FAILURE,
             // A setting the engine cannot run (a prompt past the context) is bad input.
-            Error::Run(RunError::Engine { source: EngineError::Unsupported(_), .. }) => EXIT_BAD_INPUT,
+            Error::Run(RunError::Engine { source: EngineError::Unsupported(_), .. } | RunError::Settings { .. }) => EXIT_BAD_INPUT,
             Error::Run(RunError::Io { .. } | RunError::Engine { .. }) => EXIT_FAILURE,
             Error::Model(ModelError::Pip(_) | ModelError::Hub { .. } | ModelError::Write { .. }) => EXIT_FAILURE,
             _ => EXIT_BAD_INPUT,

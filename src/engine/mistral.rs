@@ -219,6 +219,11 @@ impl MistralEngine {
 }
 
 impl Engine for MistralEngine {
+    fn check_settings(&self, settings: &GenerationSettings) -> Result<(), EngineError> {
+        settings.check()?;
+        Self::sampling(settings).map(|_| ())
+    }
+
     fn info(&self) -> EngineInfo {
         self.info.clone()
     }

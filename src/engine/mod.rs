@@ -305,6 +305,12 @@ pub enum StreamEvent {
 pub trait Engine: Send + Sync {
     fn info(&self) -> EngineInfo;
 
+    /// Refuses settings this engine cannot run, before any request is sent (a run checks
+    /// the settings of each of its repeats, which differ in the seed).
+    fn check_settings(&self, settings: &GenerationSettings) -> Result<(), EngineError> {
+        settings.check()
+    }
+
     /// Generates a completion, calling `on_piece` with each decoded piece of text; when it
     /// returns false the generation is canceled (its work freed) and `Canceled` returned.
     /// Engines that cannot stream deliver the whole text as one piece.

@@ -41,6 +41,9 @@ pub enum RunError {
     Engine { id: String, source: EngineError },
     #[error("{path}:{line}: corrupt prediction record: {message}")]
     Corrupt { path: PathBuf, line: usize, message: String },
+    /// The engine cannot run a repeat's settings (mistral.rs takes no per-request seed).
+    #[error("repeat {repeat} (seed + {repeat}): {source}")]
+    Settings { repeat: u32, source: EngineError },
 }
 
 fn io(path: &Path) -> impl Fn(std::io::Error) -> RunError + '_ {
@@ -208,6 +211,10 @@ pub fn run_eval(
     let existing: Vec<Prediction> = latest(existing).into_iter().filter(|p| p.failure.is_none()).collect();
     let done: HashSet<(String, u32)> = existing.iter().map(|p| (p.id.clone(), p.repeat)).collect();
     let repeats = run.repeats.max(1) as u32;
+    // Repeats after the first differ only in the seed: checking the first two checks them all.
+    for r in 0..repeats.min(2) {
+        engine.check_settings(&run.for_repeat(r)).map_err(|source| RunError::Settings { repeat: r, source })?;
+    }
     let todo: Vec<(&Case, u32)> =
         (0..repeats).flat_map(|r| cases.iter().map(move |c| (c, r))).filter(|(c, r)| !done.contains(&(c.id.clone(), *r))).collect();
     let by_id: HashMap<&str, AnswerKey> = cases.iter().map(|c| (c.id.as_str(), AnswerKey::from(c))).collect();

@@ -395,6 +395,18 @@ fn sampling_settings_are_recorded_and_refused_without_a_temperature() {
     let o = run(&dir.path().join("bad"), &["--top-k", "5"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("give a --temperature"), "{}", stderr(&o));
+    // mistral.rs seeds its sampler engine-wide: repeats (seed + r) are refused before any
+    // request, instead of being recorded as failed predictions one by one.
+    let fixture = crate::engine::fixture().to_str().unwrap().to_string();
+    let mistral = dir.path().join("mistral");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_fgbench"))
+        .args(["eval", "--engine", "mistralrs", "--model", &fixture, "--dataset", &repo_file("datasets/demo.jsonl"), "--limit", "2"])
+        .args(["--max-new-tokens", "2", "--temperature", "0.7", "--repeats", "2", "--out", mistral.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("repeat 1 (seed + 1)") && stderr(&o).contains("seeds its sampler with 0"), "{}", stderr(&o));
+    assert!(!mistral.join("predictions.jsonl").exists() || lines(&mistral.join("predictions.jsonl")).is_empty());
 }
 
 /// A PEFT-style adapter for the fixture: rank-2 LoRA on layer 0's q_proj and v_proj.
