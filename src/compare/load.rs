@@ -28,6 +28,10 @@ pub enum CompareError {
     StyleMismatch { a: String, b: String },
     #[error("the runs used different engine settings ({0}); pass --allow-settings-mismatch to gate them anyway")]
     SettingsMismatch(String),
+    #[error(
+        "the runs were measured with different machine or batching settings ({0}), so their timings do not compare; gate speed with `gate --interleaved` (both measured now, alike), use a config without [[performance]] rules for accuracy alone, or pass --allow-settings-mismatch"
+    )]
+    SpeedSettingsMismatch(String),
     #[error("the runs used different engines ({a} vs {b}); pass --allow-engine-mismatch to compare them anyway")]
     EngineMismatch { a: String, b: String },
     #[error("the runs were scored by different scorers ({a} vs {b}); pass --scorer NAME to rescore both alike, or --allow-scorer-mismatch")]

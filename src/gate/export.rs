@@ -22,6 +22,13 @@ pub fn junit(r: &GateReport) -> String {
         "  <testsuite name=\"fgbench gate\" tests=\"{}\" failures=\"{failures}\" skipped=\"{skipped}\" errors=\"0\">",
         r.checks.len()
     );
+    if !r.setting_differences.is_empty() {
+        o.push_str("    <properties>\n");
+        for d in &r.setting_differences {
+            let _ = writeln!(o, "      <property name=\"setting difference\" value=\"{}\"/>", xml(d));
+        }
+        o.push_str("    </properties>\n");
+    }
     for c in &r.checks {
         let _ = write!(o, "    <testcase classname=\"fgbench.gate\" name=\"{}\">", xml(&c.metric));
         let body = format!(
@@ -146,8 +153,10 @@ mod tests {
             ],
             decision: Decision::Fail,
             fail_on_inconclusive: false,
+            setting_differences: vec!["threads 2 vs 4".into()],
         };
         let x = junit(&r);
+        assert!(x.contains("<property name=\"setting difference\" value=\"threads 2 vs 4\"/>"), "{x}");
         assert!(x.contains("tests=\"3\" failures=\"1\" skipped=\"1\""), "{x}");
         assert_eq!(x.matches("<testcase ").count(), 3);
         assert!(x.contains("<failure message=\"accuracy overall regressed\" type=\"regression\">"), "{x}");
@@ -165,6 +174,7 @@ mod tests {
             checks: vec![check("accuracy overall", Decision::Pass), lat],
             decision: Decision::Pass,
             fail_on_inconclusive: false,
+            setting_differences: Vec::new(),
         };
         let b = bmf(&r);
         assert_eq!(b["accuracy/overall"]["accuracy_pct"]["value"].as_f64().unwrap().round(), 70.0);

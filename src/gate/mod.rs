@@ -60,6 +60,10 @@ pub struct GateReport {
     /// Inconclusive checks fail the gate (gate.toml's `fail_on_inconclusive`).
     #[serde(default)]
     pub fail_on_inconclusive: bool,
+    /// Machine and batching settings where the two runs differ (docs/cli.md, `gate`): the
+    /// accuracy checks are made anyway and these are shown beside the verdict.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub setting_differences: Vec<String>,
 }
 
 fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &config::AccuracyRule, alpha: f64) -> Check {
@@ -198,27 +202,53 @@ fn performance_check(rule: &config::PerformanceRule, base: &[&ResultRecord], cur
 }
 
 /// Runs every check of the config on a baseline and a current run.
+///
+/// Settings that define the outputs (generation, dtype, quantization) must match: otherwise
+/// the gate would compare two different models. Machine and batching settings (device,
+/// sequence slots, threads, kernels, engine build...) change speed and, through batched
+/// numerics, may flip a few near-tied tokens: the accuracy checks go ahead, since paired
+/// McNemar absorbs a few flips, with the differences shown beside the verdict; speed checks
+/// are refused, since timings from two set-ups do not compare (`gate --interleaved` measures
+/// both now). `allow_settings` lets everything through.
 pub fn gate(baseline: &Run, current: &Run, cfg: &GateConfig, allow: Allow, allow_settings: bool) -> Result<GateReport, CompareError> {
     // The comparison does the refusals of datasets, prompt styles, engines and scorers.
     compare(baseline, current, allow, None)?;
-    if let (Some(b), Some(c), false) = (&baseline.manifest, &current.manifest, allow_settings) {
-        let differences = setting_differences(b, c);
-        if !differences.is_empty() {
-            return Err(CompareError::SettingsMismatch(differences.join("; ")));
+    let differences = match (&baseline.manifest, &current.manifest) {
+        (Some(b), Some(c)) => setting_differences(b, c),
+        _ => SettingDifferences::default(),
+    };
+    if !allow_settings {
+        if !differences.outputs.is_empty() {
+            return Err(CompareError::SettingsMismatch(differences.outputs.join("; ")));
+        }
+        if !differences.machine.is_empty() && !cfg.performance.is_empty() {
+            return Err(CompareError::SpeedSettingsMismatch(differences.machine.join("; ")));
         }
     }
-    Ok(gate_records(&baseline.results, &current.results, &baseline.results, &current.results, cfg))
+    let mut report = gate_records(&baseline.results, &current.results, &baseline.results, &current.results, cfg);
+    report.setting_differences = differences.outputs.into_iter().chain(differences.machine).collect();
+    Ok(report)
 }
 
-/// The settings that change speed or outputs, where the two manifests differ: generation
-/// settings, weights' dtype and quantization, and the engine's batching (KV layout, batch
-/// and micro-batch sizes, sequence slots, threads, prefix cache, backend sampling).
-pub fn setting_differences(b: &crate::run::Manifest, c: &crate::run::Manifest) -> Vec<String> {
+/// Where two manifests' settings differ, as "name baseline vs current".
+#[derive(Debug, Default)]
+pub struct SettingDifferences {
+    /// Settings that define the outputs: generation settings, weights' dtype and quantization.
+    pub outputs: Vec<String>,
+    /// Settings of the machine and the engine's batching: device, backend sampling, KV
+    /// layout, batch and micro-batch sizes, sequence slots, threads, prefix cache, engine
+    /// build, kernels.
+    pub machine: Vec<String>,
+}
+
+pub fn setting_differences(b: &crate::run::Manifest, c: &crate::run::Manifest) -> SettingDifferences {
     let (eb, ec) = (&b.engine, &c.engine);
-    let always: Vec<(&str, String, String)> = vec![
+    let outputs: Vec<(&str, String, String)> = vec![
         ("generation", serde_json::to_string(&b.generation).unwrap_or_default(), serde_json::to_string(&c.generation).unwrap_or_default()),
         ("dtype", eb.dtype.clone(), ec.dtype.clone()),
         ("quantization", format!("{:?}", eb.quantization), format!("{:?}", ec.quantization)),
+    ];
+    let machine: Vec<(&str, String, String)> = vec![
         ("sequence slots", eb.max_sequences.to_string(), ec.max_sequences.to_string()),
         ("backend sampling", eb.backend_sampling.to_string(), ec.backend_sampling.to_string()),
         ("device", eb.device.clone(), ec.device.clone()),
@@ -234,7 +264,10 @@ pub fn setting_differences(b: &crate::run::Manifest, c: &crate::run::Manifest) -
         ("kernels", eb.kernels.clone(), ec.kernels.clone()),
     ];
     let known = recorded.into_iter().filter_map(|(name, x, y)| Some((name, x?, y?)));
-    always.into_iter().chain(known).filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name} {x} vs {y}")).collect()
+    let differing = |v: Vec<(&str, String, String)>| -> Vec<String> {
+        v.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name} {x} vs {y}")).collect()
+    };
+    SettingDifferences { outputs: differing(outputs), machine: differing(machine.into_iter().chain(known).collect()) }
 }
 
 /// The checks on records: accuracy on `*_acc` (one record per case, paired by id), timing on
@@ -259,7 +292,12 @@ pub fn gate_records(
         checks.push(performance_check(rule, &base, &cur, cfg.bootstrap_resamples));
     }
     let failed = checks.iter().any(|c| c.decision == Decision::Fail || (cfg.fail_on_inconclusive && c.decision == Decision::Inconclusive));
-    GateReport { checks, decision: if failed { Decision::Fail } else { Decision::Pass }, fail_on_inconclusive: cfg.fail_on_inconclusive }
+    GateReport {
+        checks,
+        decision: if failed { Decision::Fail } else { Decision::Pass },
+        fail_on_inconclusive: cfg.fail_on_inconclusive,
+        setting_differences: Vec::new(),
+    }
 }
 
 /// Records of the interleaved mode: accuracy records (first repetition) and timing records
@@ -329,6 +367,9 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
             let [metric, baseline, current, change, ci, threshold, result, detail] = cells(c);
             o.push_str(&format!("| {metric} | {baseline} | {current} | {change} | {ci} | {threshold} | {result} | {detail} |\n"));
         }
+        if !r.setting_differences.is_empty() {
+            o.push_str(&format!("\n**Settings that differ from the baseline:** {}\n", r.setting_differences.join("; ")));
+        }
     } else {
         o.push_str(&format!(
             "{:<26} {:>10} {:>10} {:>10} {:>18}  {:<30} {:<12} {}\n",
@@ -339,6 +380,9 @@ pub fn render_table(r: &GateReport, markdown: bool) -> String {
             o.push_str(&format!(
                 "{metric:<26} {baseline:>10} {current:>10} {change:>10} {ci:>18}  {threshold:<30} {result:<12} {detail}\n"
             ));
+        }
+        if !r.setting_differences.is_empty() {
+            o.push_str(&format!("\nsettings that differ from the baseline: {}\n", r.setting_differences.join("; ")));
         }
         o.push_str(&format!("\ngate: {}\n", r.decision.word()));
     }

@@ -170,6 +170,16 @@ fn gate_refuses_runs_with_other_settings_or_styles() {
         let o = gate(&recorded, &current, &cfg, &[]);
         assert_eq!(o.status.code(), Some(2), "{field}: {}", stderr(&o));
     }
+    // Without speed checks, machine and batching differences are listed, not refused.
+    let accuracy_only = config(&dir.path().join("cur"), "[accuracy]\nalpha = 0.05\nmax_drop = 0.02\nmin_cases = 30\n");
+    let mut m2 = with.clone();
+    m2["engine"]["max_sequences"] = 7.into();
+    std::fs::write(current.join("manifest.json"), m2.to_string()).unwrap();
+    let o = gate(&recorded, &current, &accuracy_only, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(stdout(&o).contains("settings that differ from the baseline: sequence slots 32 vs 7"), "{}", stdout(&o));
+    let o = gate(&recorded, &current, &cfg, &[]);
+    assert!(stderr(&o).contains("gate speed with `gate --interleaved`"), "{}", stderr(&o));
     // A setting one manifest does not record is unknown, not a difference.
     std::fs::write(current.join("manifest.json"), with.to_string()).unwrap();
     assert_eq!(gate(&baseline, &current, &cfg, &[]).status.code(), Some(0));
@@ -261,4 +271,50 @@ fn a_check_that_cannot_be_computed_is_inconclusive_and_can_fail_the_gate() {
     std::fs::write(&strict_path, format!("fail_on_inconclusive = true\n{CFG}")).unwrap();
     let o = gate(&base, &cur, strict_path.to_str().unwrap(), &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+}
+
+#[test]
+fn the_ci_gate_script_passes_the_demo_model_and_fails_a_planted_regression() {
+    // ci/gate.sh as ci/github-workflow.example.yml calls it, against the stored baseline
+    // (recorded elsewhere, with other slots and concurrency: listed, not refused).
+    let fetch = fgbench(&["models", "fetch-demo"]);
+    assert!(fetch.status.success(), "{}", stderr(&fetch));
+    let dir = tempfile::tempdir().unwrap();
+    let script = |baseline: &Path, out: &Path| {
+        std::process::Command::new("bash")
+            .arg(crate::cli::repo_file("ci/gate.sh"))
+            .arg("demo")
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .env("FGBENCH", env!("CARGO_BIN_EXE_fgbench"))
+            .env("BASELINE", baseline)
+            .env("OUT", out)
+            .output()
+            .unwrap()
+    };
+    let baseline = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("ci/baseline/demo");
+    let out = dir.path().join("pass");
+    let o = script(&baseline, &out);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    let verdict = std::fs::read_to_string(out.join("gate.md")).unwrap();
+    assert!(verdict.contains("fgbench gate: **pass**") && verdict.contains("Settings that differ from the baseline"), "{verdict}");
+    assert!(std::fs::read_to_string(out.join("gate.xml")).unwrap().contains("failures=\"0\""));
+    assert!(out.join("report/index.html").exists() && out.join("compare.md").exists());
+
+    // The same baseline claiming every case right: the demo model's real run is a regression.
+    let planted = dir.path().join("planted");
+    std::fs::create_dir_all(&planted).unwrap();
+    std::fs::copy(baseline.join("manifest.json"), planted.join("manifest.json")).unwrap();
+    let all_right: Vec<String> = std::fs::read_to_string(baseline.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut r: serde_json::Value = serde_json::from_str(l).unwrap();
+            (r["valid"], r["error_type"]) = (true.into(), serde_json::Value::Null);
+            r.to_string()
+        })
+        .collect();
+    std::fs::write(planted.join("results.jsonl"), all_right.join("\n") + "\n").unwrap();
+    let o = script(&planted, &dir.path().join("fail"));
+    assert_eq!(o.status.code(), Some(1), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("fgbench gate: **FAIL**"), "{}", stdout(&o));
 }
