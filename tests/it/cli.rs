@@ -270,13 +270,133 @@ fn import_bfcl_errors_name_the_fault() {
 fn every_test_the_flake_skips_exists() {
     // flake.nix's offline `checks` skip the tests that need the network by name: a rename
     // must not make them run (and fail) in the sandbox, or skip nothing.
-    let flake = std::fs::read_to_string(repo_file("flake.nix")).unwrap();
-    let skips: Vec<&str> = flake.lines().filter_map(|l| l.trim().strip_prefix("\"--skip=")).map(|s| s.trim_end_matches('"')).collect();
-    assert!(skips.len() >= 7, "{skips:?}");
-    for skip in skips {
-        let (module, name) = skip.split_once("::").unwrap_or((skip, ""));
+    for skip in flake_skips() {
+        let (module, name) = skip.split_once("::").unwrap_or((&skip, ""));
         let source = std::fs::read_to_string(repo_file(&format!("tests/it/{module}.rs")))
             .unwrap_or_else(|_| panic!("--skip={skip}: no tests/it/{module}.rs"));
         assert!(name.is_empty() || source.contains(&format!("fn {name}")), "--skip={skip}: no test `{name}` in tests/it/{module}.rs");
     }
+}
+
+// A test needs the network (PyPI, Debian) or a program the sandbox lacks when its body,
+// or a helper it calls (in its file, or a `pub` one elsewhere), spells one of these
+// (compared without whitespace).
+const SANDBOX_LACKS: &[&str] = &[
+    "\"fetch-demo\"",
+    "\"--model\",\"demo\"",
+    "fetch_bfcl(",
+    "build-llama-server.sh",
+    "setup-train-venv.sh",
+    "apt-install.sh",
+    "Command::new(\"python3\")",
+    "\"ensure-venv\"",
+    "clients/haskell/run.sh",
+    "\"datasets\",\"fetch\"",
+];
+
+#[test]
+fn the_flake_skips_every_test_that_needs_what_its_sandbox_lacks() {
+    let items = test_items();
+    let mut needs: Vec<bool> = items
+        .iter()
+        .map(|i| {
+            let flat: String = i.body.chars().filter(|c| !c.is_whitespace()).collect();
+            SANDBOX_LACKS.iter().any(|m| flat.contains(m))
+        })
+        .collect();
+    loop {
+        let used: Vec<&TestItem> = items.iter().zip(&needs).filter(|(_, n)| **n).map(|(i, _)| i).collect();
+        let before = needs.clone();
+        for (i, item) in items.iter().enumerate() {
+            needs[i] |= used.iter().any(|u| (u.public || u.module == item.module) && u.name != item.name && uses(&item.body, &u.name));
+        }
+        if needs == before {
+            break;
+        }
+    }
+    let skips = flake_skips();
+    let unskipped: Vec<String> = items
+        .iter()
+        .zip(&needs)
+        .filter(|(i, n)| **n && i.is_test)
+        .map(|(i, _)| format!("{}::{}", i.module, i.name))
+        .filter(|path| {
+            !skips
+                .iter()
+                .any(|s| path.starts_with(s.as_str()) && (path.len() == s.len() || s.ends_with("::") || path[s.len()..].starts_with("::")))
+        })
+        .collect();
+    assert!(
+        unskipped.is_empty(),
+        "flake.nix's checks should --skip these (they need the network or a program the sandbox lacks): {unskipped:?}"
+    );
+}
+
+/// Whether `body` calls the function `name` or names the type `name` (`name(`, `name::`).
+fn uses(body: &str, name: &str) -> bool {
+    body.match_indices(name).any(|(at, _)| {
+        let before = body[..at].chars().next_back().is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+        let after = &body[at + name.len()..];
+        before && (after.starts_with('(') || after.starts_with("::"))
+    })
+}
+
+fn flake_skips() -> Vec<String> {
+    let flake = std::fs::read_to_string(repo_file("flake.nix")).unwrap();
+    let skips: Vec<String> =
+        flake.lines().filter_map(|l| l.trim().strip_prefix("\"--skip=")).map(|s| s.trim_end_matches('"').to_string()).collect();
+    assert!(skips.len() >= 7, "{skips:?}");
+    skips
+}
+
+/// One top-level item of a file under tests/it/: a function (a test or a helper) or an `impl`.
+struct TestItem {
+    module: String,
+    name: String,
+    public: bool,
+    is_test: bool,
+    body: String,
+}
+
+/// The items of every file under tests/it/, cut at the lines that start one at column 0.
+fn test_items() -> Vec<TestItem> {
+    let mut items = Vec::new();
+    let mut files: Vec<_> = std::fs::read_dir(repo_file("tests/it")).unwrap().map(|e| e.unwrap().path()).collect();
+    files.retain(|p| p.extension().is_some_and(|e| e == "rs"));
+    files.push(PathBuf::from(repo_file("tests/it/support/mod.rs")));
+    for path in files {
+        let module = path.file_stem().unwrap().to_string_lossy().into_owned();
+        let mut is_test = false;
+        for line in std::fs::read_to_string(&path).unwrap().lines() {
+            let head = line.strip_prefix("pub ").unwrap_or(line);
+            let name = head
+                .strip_prefix("fn ")
+                .or_else(|| head.strip_prefix("impl "))
+                .map(|r| r.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or("").to_string());
+            match name {
+                Some(name) => {
+                    items.push(TestItem { module: module.clone(), name, public: line.starts_with("pub "), is_test, body: String::new() });
+                    is_test = false;
+                }
+                None if line.starts_with("#[test]") => is_test = true,
+                None if !line.starts_with(' ') && !line.starts_with('}') && !line.starts_with("#[") && !line.trim().is_empty() => {
+                    // Another kind of item (a struct, a const, a use): not a function's body.
+                    items.push(TestItem {
+                        module: module.clone(),
+                        name: String::new(),
+                        public: false,
+                        is_test: false,
+                        body: String::new(),
+                    });
+                }
+                None => {}
+            }
+            if let Some(item) = items.last_mut() {
+                item.body.push_str(line);
+                item.body.push('\n');
+            }
+        }
+    }
+    items.retain(|i| !i.name.is_empty());
+    items
 }
