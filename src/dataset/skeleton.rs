@@ -3,7 +3,7 @@
 //! were written from one sentence pattern: "Wake me up at 21:00 labelled water plants" and
 //! "Wake me up at 5:10 am labelled gym" are both `wake me up at <TIME> labelled <STR>`.
 //!
-//! The steps, in order (docs/leakage.md):
+//! The steps, in order (docs/generalisation.md):
 //! 1. every argument value of the case's accepted answers that the text contains (a string,
 //!    a number, a list item; longest first, case-insensitive, on word boundaries) becomes a
 //!    placeholder typed by its shape: `<TIME>` (HH:MM), `<DATE>` (an ISO date or date-time),

@@ -13,7 +13,8 @@ use crate::dataset::{Case, Role};
 static NOW: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b(\d{4})-(\d{2})-(\d{2})(T\d{2}:\d{2}(?::\d{2})?)").expect("valid"));
 static ISO: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^(\d{4})-(\d{2})-(\d{2})((?:[T ]\d{2}:\d{2}(?::\d{2})?)?)$").expect("valid"));
 static MONTH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}")
+    // "May" names a month only beside a day number ("may I" does not).
+    Regex::new(r"(?i)\b(january|february|march|april|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec)\b|\bmay\s+\d|\d(?:st|nd|rd|th)?\s+(?:of\s+)?may\b|\d{4}-\d{2}-\d{2}|\d{1,2}/\d{1,2}")
         .expect("valid")
 });
 
@@ -83,6 +84,16 @@ pub fn shift(c: &mut Case, days: i64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_month_is_named_only_where_the_text_gives_a_date() {
+        for absolute in ["on March 14", "the 3rd of May", "May 5th", "on 2026-03-14", "on 3/14"] {
+            assert!(MONTH.is_match(absolute), "{absolute}");
+        }
+        for relative in ["may I have it tomorrow", "in three days", "next Friday at 9"] {
+            assert!(!MONTH.is_match(relative), "{relative}");
+        }
+    }
 
     #[test]
     fn civil_days_round_trip_across_months_and_leap_years() {
