@@ -9,9 +9,9 @@ use clap::Args;
 use super::engine_args::{EngineArgs, ModelArgs};
 use super::eval::{EvalJob, evaluate};
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::compare::{Allow, Run, compare, render};
 use crate::dataset::Dataset;
+use crate::prompt::PromptStyle;
 use crate::score::Scorer;
 
 #[derive(Debug, Args)]
@@ -50,10 +50,14 @@ pub struct BeforeAfterArgs {
     pub fresh: bool,
     #[arg(long)]
     pub offline: bool,
-    /// The metamorphic suite on both sides, so the report shows whether the fine-tune made
-    /// the model more brittle.
+    /// The metamorphic suite, on the fine-tune (and on the base with --perturb-before).
     #[command(flatten)]
     pub perturb: super::eval::PerturbArgs,
+    /// Run the --perturb suite on the base too, so the report shows whether the fine-tune
+    /// made the model more or less brittle (as long again as the fine-tune's suite; a base
+    /// that never calls has nothing to show there).
+    #[arg(long)]
+    pub perturb_before: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -65,8 +69,10 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
         Some(m) => ModelArgs { model: m.clone(), adapter: None, offline: a.offline },
         None => ModelArgs { model: a.model.clone(), adapter: a.adapter.clone(), offline: a.offline },
     };
+    let before_perturb =
+        if a.perturb_before { a.perturb.clone() } else { super::eval::PerturbArgs { kinds: Vec::new(), ..a.perturb.clone() } };
     let mut dirs = Vec::new();
-    for (label, model) in [("before", &before), ("after", &after)] {
+    for (label, model, perturb) in [("before", &before, &before_perturb), ("after", &after, &a.perturb)] {
         let out = a.out.join(label);
         if a.fresh {
             let _ = std::fs::remove_dir_all(&out);
@@ -92,7 +98,7 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
             scorer: a.scorer,
             repeats: a.repeats as usize,
             shard: None,
-            perturb: &a.perturb,
+            perturb,
         };
         evaluate(&job)?;
         dirs.push(out);

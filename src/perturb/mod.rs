@@ -3,7 +3,8 @@
 //! tool removed so that no call is right, another activation sentence, the date context moved,
 //! surface noise in the request). One variant case per input case, same id, so a run on the
 //! variant pairs with the run on the original. Each case draws from its own seeded stream
-//! (seed, id): a case changes the same way whatever else the dataset holds.
+//! (seed, kind, and the case's id or, for tool order and activation sentence, its tool
+//! block): a case changes the same way whatever else the dataset holds.
 
 mod dates;
 mod names;
@@ -82,7 +83,7 @@ pub fn perturb(cases: &[Case], kind: Perturbation, seed: u64) -> Vec<Case> {
     cases
         .iter()
         .map(|case| {
-            let mut rng = case_rng(seed, kind, &case.id);
+            let mut rng = case_rng(seed, kind, &stream_key(case, kind));
             let mut c = case.clone();
             match kind {
                 Perturbation::ShuffleTools => shuffle_tools(&mut c, &mut rng),
@@ -96,6 +97,23 @@ pub fn perturb(cases: &[Case], kind: Perturbation, seed: u64) -> Vec<Case> {
             c
         })
         .collect()
+}
+
+/// What a case's random stream is keyed by, besides the seed and the kind. Tool order and the
+/// activation sentence are properties of an app's tool block, so they are drawn per tool
+/// block (the tool list, and the developer turn for the activation): every case sending one
+/// block gets one variant, as an app sends one order, and the variants still share a prompt
+/// prefix for the engine's cache. The other kinds draw per case id.
+fn stream_key(case: &Case, kind: Perturbation) -> String {
+    let tools = || serde_json::to_string(&case.tools).unwrap_or_default();
+    match kind {
+        Perturbation::ShuffleTools => tools(),
+        Perturbation::Activation => {
+            let developer = case.messages.first().filter(|m| matches!(m.role, Role::System | Role::Developer));
+            format!("{}\n{}", tools(), developer.map_or("", |m| m.content.as_str()))
+        }
+        _ => case.id.clone(),
+    }
 }
 
 fn case_rng(seed: u64, kind: Perturbation, id: &str) -> ChaCha8Rng {

@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Perturbation;
 use crate::records::ResultRecord;
+use crate::stats::Accuracy;
 use crate::stats::mcnemar_exact;
-use crate::summary::Accuracy;
 
 /// Where a run keeps the run of one perturbation.
 pub fn variant_dir(run: &Path, kind: Perturbation) -> PathBuf {
@@ -54,21 +54,6 @@ pub fn robustness(kind: Perturbation, original: &[ResultRecord], perturbed: &[Re
         broken,
         fixed,
     }
-}
-
-/// The robustness rows of every perturbation run found beside `run_dir`, in `Perturbation::ALL`
-/// order; a perturbation without results is left out.
-pub fn of_run(run_dir: &Path, results: &[ResultRecord]) -> Result<Vec<Robustness>, String> {
-    let mut rows = Vec::new();
-    for kind in Perturbation::ALL {
-        let dir = variant_dir(run_dir, kind);
-        if !dir.join(crate::run::RESULTS).is_file() {
-            continue;
-        }
-        let variant = crate::compare::Run::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        rows.push(robustness(kind, results, &variant.results));
-    }
-    Ok(rows)
 }
 
 fn pct(x: f64) -> String {

@@ -58,6 +58,24 @@ fn shuffle_keeps_the_tools_and_the_answer_and_changes_the_order() {
 }
 
 #[test]
+fn cases_of_one_tool_block_get_one_order_and_one_activation_sentence() {
+    // An app sends one order: the variants of its cases share a prompt prefix.
+    let a = alarm_case();
+    let mut b = alarm_case();
+    b.id = "another".into();
+    b.messages[1].content = "Set a timer for 5 minutes.".into();
+    for kind in [Perturbation::ShuffleTools, Perturbation::Activation] {
+        let v = perturb(&[a.clone(), b.clone()], kind, 3);
+        assert_eq!(v[0].tools, v[1].tools, "{kind:?}");
+        assert_eq!(v[0].messages[0].content, v[1].messages[0].content, "{kind:?}");
+    }
+    // The seed still moves the order.
+    let orders: std::collections::BTreeSet<Vec<String>> =
+        (0..8).map(|seed| names(&perturb(std::slice::from_ref(&a), Perturbation::ShuffleTools, seed)[0])).collect();
+    assert!(orders.len() > 1, "the seed moves the order: {orders:?}");
+}
+
+#[test]
 fn rename_rewrites_declarations_required_lists_and_expected_calls_alike() {
     let v = one(Perturbation::Rename, &alarm_case());
     assert_eq!(names(&v), ["configure_wakeup", "append_agenda_item", "begin_stopwatch"]);
