@@ -215,6 +215,17 @@ pub fn markdown(c: &Comparison) -> String {
             let _ = writeln!(o, "| {} | {:.1} | {:.1} | {:+.1}{ci} |", d.metric, d.a, d.b, d.delta);
         }
     }
+    let moved: Vec<(&String, &String, usize)> = c
+        .transitions
+        .iter()
+        .flat_map(|(from, tos)| tos.iter().filter(move |(to, _)| *to != from).map(move |(to, n)| (from, to, *n)))
+        .collect();
+    if !moved.is_empty() {
+        let _ = writeln!(o, "\n| outcome in A | outcome in B | cases |\n|---|---|---:|");
+        for (from, to, n) in moved {
+            let _ = writeln!(o, "| {from} | {to} | {n} |");
+        }
+    }
     for (title, list) in [("Fixed (A wrong, B right)", &c.fixed), ("Broken (A right, B wrong)", &c.broken)] {
         let _ = writeln!(
             o,

@@ -8,9 +8,9 @@ pub mod plot;
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::codec::PromptStyle;
 use crate::compare::{Allow, CompareError, Comparison, Run, compare};
 use crate::dataset::Dataset;
+use crate::prompt::PromptStyle;
 use crate::records::ResultRecord;
 use crate::run::RunTiming;
 use crate::summary::Accuracy;
@@ -50,6 +50,29 @@ fn run_timing(run: &Run) -> Option<RunTiming> {
     let text = std::fs::read_to_string(run.dir.join(crate::run::SUMMARY)).ok()?;
     let v: serde_json::Value = serde_json::from_str(&text).ok()?;
     serde_json::from_value(v.get("timing")?.clone()).ok()
+}
+
+/// Outcome in A (rows) against outcome in B (columns), as a table; the diagonal is what
+/// stayed the same.
+fn transition_matrix(t: &BTreeMap<String, BTreeMap<String, usize>>) -> String {
+    let mut to: Vec<&String> = t.values().flat_map(|m| m.keys()).collect();
+    to.sort();
+    to.dedup();
+    let mut o = String::from(
+        "<p class=\"meta\">outcome per case, A (rows) to B (columns)</p><div class=\"scroll\"><table><thead><tr><th>A \\ B</th>",
+    );
+    for b in &to {
+        o.push_str(&format!("<th class=\"num\">{}</th>", esc(b)));
+    }
+    o.push_str("</tr></thead><tbody>");
+    for (a, row) in t {
+        o.push_str(&format!("<tr><td>{}</td>", esc(a)));
+        for b in &to {
+            o.push_str(&format!("<td class=\"num\">{}</td>", row.get(*b).copied().unwrap_or(0)));
+        }
+        o.push_str("</tr>");
+    }
+    o + "</tbody></table></div>"
 }
 
 fn pct(x: f64) -> String {
@@ -204,6 +227,9 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
         fmt_table.push_str("</tr>");
     }
     fmt_table.push_str("</tbody></table></div>");
+    if let Some(c) = &comparison {
+        fmt_table.push_str(&transition_matrix(&c.transitions));
+    }
 
     let mut timing_html = String::new();
     if let Some(c) = comparison.as_ref().filter(|c| !c.timing.is_empty()) {
