@@ -18,9 +18,10 @@ pub struct ModelArgs {
     /// once into the cache), or a hub id `org/name[@revision]`.
     #[arg(long, default_value = "demo")]
     pub model: String,
-    /// A LoRA adapter. mistral.rs: a PEFT directory (adapter_config.json +
-    /// adapter_model.safetensors), merged into the base once and cached. llama.cpp: a GGUF
-    /// LoRA file, applied at load.
+    /// A LoRA adapter: a PEFT directory (adapter_config.json + adapter_model.safetensors) or,
+    /// for llama.cpp, a GGUF LoRA file. mistral.rs merges it into the base once (cached);
+    /// llama.cpp converts a PEFT directory to a GGUF LoRA once (cached) and applies it at load.
+    /// A served deployment (openai) applies its adapters itself.
     #[arg(long)]
     pub adapter: Option<PathBuf>,
     /// Never contact the hub: use the Hugging Face cache only (also HF_HUB_OFFLINE=1).
@@ -60,7 +61,8 @@ impl ModelArgs {
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
     /// Inference engine: llamacpp (GGUF files, continuous batching; the default where built
-    /// in) or mistralrs (Hugging Face directories).
+    /// in), mistralrs (Hugging Face directories) or openai (a served deployment behind an
+    /// OpenAI-compatible API: --endpoint URL, docs/remote.md).
     #[arg(long, value_enum, default_value_t = EngineKind::default_kind())]
     pub engine: EngineKind,
     /// Maximum new tokens per case (FunctionGemma's documented setting: 128).

@@ -32,7 +32,7 @@ pub struct Cli {
 pub enum Command {
     /// Print the exact prompt the model sees for one case.
     Render(render::RenderArgs),
-    /// Score predictions (raw model outputs) against a dataset with BFCL's AST rules.
+    /// Score predictions (raw model outputs) against a dataset: BFCL's AST rules or exact match.
     Score(score::ScoreArgs),
     /// Obtain, import and inspect eval sets.
     #[command(subcommand)]
