@@ -1,8 +1,9 @@
 //! Codec micro-benchmarks: rendering prompts and parsing outputs (strict and BFCL decoding).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use fgbench::codec::{bfcl_decode, parse, render_prompt};
+use fgbench::codec::{bfcl_decode, parse};
 use fgbench::dataset::Dataset;
+use fgbench::prompt::render_prompt;
 
 #[path = "../tests/support/mutate.rs"]
 mod mutate;

@@ -2,11 +2,11 @@
 //! the real mistral.rs engine. For developers; the product's numbers come from `fgbench bench`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fgbench::codec::PromptStyle;
 use fgbench::dataset::Dataset;
 use fgbench::engine::mistral::{MistralEngine, MistralOptions};
 use fgbench::engine::{Engine, GenerationSettings};
 use fgbench::models::fixture::{Shape, write_fixture};
+use fgbench::prompt::PromptStyle;
 
 fn bench(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();

@@ -4,12 +4,12 @@
 //! For developers; the product's numbers come from `fgbench bench`.
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use fgbench::codec::PromptStyle;
 use fgbench::dataset::Dataset;
 use fgbench::dataset::fetch::cache_root;
 use fgbench::engine::Engine;
 use fgbench::engine::llamacpp::{LlamaEngine, LlamaOptions};
 use fgbench::models::demo::ensure_demo_gguf;
+use fgbench::prompt::PromptStyle;
 
 fn bench(c: &mut Criterion) {
     let gguf = ensure_demo_gguf(&cache_root()).unwrap();

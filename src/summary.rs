@@ -9,27 +9,9 @@ pub use crate::call_decisions::CallDecisions;
 use crate::dataset::{Case, CheckKind};
 use crate::records::ResultRecord;
 use crate::score::{OutputShape, PARSE_ERROR};
-use crate::stats::{Z95, wilson};
+pub use crate::stats::Accuracy;
 
 pub const SUMMARY_SCHEMA: &str = "fgbench.summary/1";
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Accuracy {
-    pub n: usize,
-    pub correct: usize,
-    pub accuracy: f64,
-    /// 95% Wilson interval.
-    pub ci_low: f64,
-    pub ci_high: f64,
-}
-
-impl Accuracy {
-    pub fn new(correct: usize, n: usize) -> Accuracy {
-        let (ci_low, ci_high) = wilson(correct, n, Z95);
-        let accuracy = if n == 0 { 0.0 } else { correct as f64 / n as f64 };
-        Accuracy { n, correct, accuracy, ci_low, ci_high }
-    }
-}
 
 /// How outputs were shaped, whatever their verdict.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

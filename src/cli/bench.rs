@@ -5,11 +5,11 @@ use clap::Args;
 
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::dataset::{Dataset, Role};
 use crate::engine::Engine;
 use crate::measure::open_loop::{Arrivals, MaxRate, OnFailure, find_max_rate, open_loop};
 use crate::measure::{BenchPlan, LevelResult, bench, gpu_memory_mib, peak_rss_mib, render_table, to_csv};
+use crate::prompt::PromptStyle;
 use crate::run::manifest::{DatasetRef, Host, Manifest};
 
 #[derive(Debug, Args)]

@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 
 use crate::Error;
-use crate::dataset::train::{self, TrainExample};
 use crate::dataset::{Case, bfcl, fetch, mobile_actions, write_cases};
+use crate::finetune::{self as train, TrainExample};
 
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
@@ -94,7 +94,7 @@ pub struct ExportMobileActionsArgs {
     #[arg(long, default_value = "eval")]
     pub split: String,
     /// The assistant's text on rows without a call.
-    #[arg(long, default_value = crate::dataset::train::NO_CALL_REPLY)]
+    #[arg(long, default_value = crate::finetune::NO_CALL_REPLY)]
     pub reply: String,
 }
 
@@ -113,8 +113,8 @@ pub struct ExportTrainArgs {
     pub n: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    #[arg(long, value_enum, default_value_t = crate::codec::PromptStyle::Official)]
-    pub prompt_style: crate::codec::PromptStyle,
+    #[arg(long, value_enum, default_value_t = crate::prompt::PromptStyle::Official)]
+    pub prompt_style: crate::prompt::PromptStyle,
     /// What a target writes after its last call: where the tool response starts, as Google's
     /// chat template and Mobile Actions recipe end a call turn (the default), or
     /// `<end_of_turn>` (fgbench's earlier targets).

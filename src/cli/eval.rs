@@ -4,8 +4,8 @@ use clap::Args;
 
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::dataset::{Case, Dataset};
+use crate::prompt::PromptStyle;
 use crate::run::manifest::{DatasetRef, Manifest};
 use crate::run::shard::Shard;
 use crate::run::{EvalSettings, prepare, run_eval};
@@ -186,7 +186,8 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
 /// Runs every requested variant of the run's cases beside it, then adds the robustness rows
 /// to the run's summary.json.
 fn perturbation_suite(job: &EvalJob, cases: &[Case]) -> Result<Vec<crate::perturb::robustness::Robustness>, Error> {
-    use crate::perturb::robustness::{of_run, variant_dir};
+    use crate::compare::robustness_of_run as of_run;
+    use crate::perturb::robustness::variant_dir;
     let no_suite = PerturbArgs::default();
     for &kind in &job.perturb.kinds {
         let dir = variant_dir(job.out, kind);

@@ -38,8 +38,8 @@ pub struct GateArgs {
     /// Interleaved mode: timing repetitions per case (accuracy uses the first).
     #[arg(long, default_value_t = 1)]
     pub repetitions: usize,
-    #[arg(long, value_enum, default_value_t = crate::codec::PromptStyle::Official)]
-    pub prompt_style: crate::codec::PromptStyle,
+    #[arg(long, value_enum, default_value_t = crate::prompt::PromptStyle::Official)]
+    pub prompt_style: crate::prompt::PromptStyle,
     #[arg(long)]
     pub offline: bool,
     #[command(flatten)]

@@ -4,11 +4,11 @@ use clap::Args;
 
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
 use crate::engine::EngineKind;
 use crate::engine::mistral::Isq;
 use crate::parity::{compare_variant, render_table};
+use crate::prompt::PromptStyle;
 use crate::run::{EvalSettings, PREDICTIONS, load_existing, result_record, run_eval};
 
 #[derive(Debug, Args)]

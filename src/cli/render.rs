@@ -3,8 +3,8 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
+use crate::prompt::PromptStyle;
 
 #[derive(Debug, Args)]
 pub struct RenderArgs {

@@ -6,9 +6,9 @@ use clap::Args;
 
 use super::engine_args::{EngineArgs, ModelArgs};
 use crate::Error;
-use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
 use crate::engine::{Engine, EngineKind};
+use crate::prompt::PromptStyle;
 use crate::serve::protocol::DEFAULT_MAX_LINE;
 use crate::serve::{LoadedModel, ServeConfig, serve};
 

@@ -1,43 +1,12 @@
-//! The FunctionGemma wire format: prompt rendering and output parsing.
+//! The FunctionGemma wire format: control tokens, values and calls as the model writes them,
+//! the strict parser and BFCL's decoder. Prompts are rendered above it, in `crate::prompt`.
 
 pub mod bfcl_decode;
 pub mod parse;
 pub mod render;
-pub mod render_bfcl;
-mod schema;
 pub mod tokens;
 pub mod value;
 
 pub use parse::{Call, ParseError, ParseErrorKind, Parsed, parse};
-pub use render::{render_call, render_prompt, render_value};
+pub use render::{render_call, render_value};
 pub use value::Value;
-
-use serde::{Deserialize, Serialize};
-
-/// Which rendering of a case the model sees; recorded in every run manifest.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum PromptStyle {
-    /// Google's FunctionGemma chat template (how the model is meant to be used).
-    #[default]
-    Official,
-    /// BFCL's FunctionGemma handler, byte for byte (leaderboard parity).
-    Bfcl,
-}
-
-impl PromptStyle {
-    pub fn name(self) -> &'static str {
-        match self {
-            PromptStyle::Official => "official",
-            PromptStyle::Bfcl => "bfcl",
-        }
-    }
-
-    /// The prompt text for a conversation with tools in this style.
-    pub fn render(self, messages: &[crate::dataset::Message], tools: &[serde_json::Value]) -> String {
-        match self {
-            PromptStyle::Official => render_prompt(messages, tools),
-            PromptStyle::Bfcl => render_bfcl::render_prompt_bfcl(messages, tools, render_bfcl::PYTHON_HINT),
-        }
-    }
-}

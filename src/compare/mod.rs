@@ -232,7 +232,7 @@ pub struct RobustnessPair {
 
 /// The perturbation rows of both runs, side by side, in the suite's order.
 fn robustness_pairs(a: &Run, b: &Run) -> Result<Vec<RobustnessPair>, CompareError> {
-    let of = |r: &Run| crate::perturb::robustness::of_run(&r.dir, &r.results).map_err(CompareError::Manifest);
+    let of = |r: &Run| robustness_of_run(&r.dir, &r.results).map_err(CompareError::Manifest);
     let (ra, rb) = (of(a)?, of(b)?);
     let mut pairs: Vec<RobustnessPair> = Vec::new();
     for kind in crate::perturb::Perturbation::ALL {
@@ -430,4 +430,22 @@ fn verdict(overall: &Paired, categories: &BTreeMap<String, Paired>, timing: &[De
 /// A p-value as `=0.031` or, when tiny, `=2.4e-12` (three decimals would print 0.000).
 pub fn fmt_p(p: f64) -> String {
     if p < 0.001 { format!("={p:.1e}") } else { format!("={p:.3}") }
+}
+
+/// The robustness rows of every perturbation run found beside `run_dir`, in `Perturbation::ALL`
+/// order; a perturbation without results is left out.
+pub fn robustness_of_run(
+    run_dir: &std::path::Path,
+    results: &[ResultRecord],
+) -> Result<Vec<crate::perturb::robustness::Robustness>, String> {
+    let mut rows = Vec::new();
+    for kind in crate::perturb::Perturbation::ALL {
+        let dir = crate::perturb::robustness::variant_dir(run_dir, kind);
+        if !dir.join(crate::run::RESULTS).is_file() {
+            continue;
+        }
+        let variant = Run::load(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        rows.push(crate::perturb::robustness::robustness(kind, results, &variant.results));
+    }
+    Ok(rows)
 }

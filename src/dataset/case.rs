@@ -98,6 +98,33 @@ pub struct Case {
 }
 
 impl Case {
+    /// (function, parameter, value) for every free-form value of a case's reference calls.
+    pub fn free_values(&self) -> Vec<(String, String, String)> {
+        let mut out = Vec::new();
+        for call in self.reference_calls() {
+            let props = self.tool(&call.name).and_then(|t| tool_function(t).get("parameters")).and_then(|p| p.get("properties"));
+            for (param, value) in &call.args {
+                let schema = props.and_then(|p| p.get(param));
+                let item_schema = schema.and_then(|s| s.get("items"));
+                let items = match value {
+                    Value::List(items) => items.iter().map(|v| (v, item_schema)).collect::<Vec<_>>(),
+                    v => vec![(v, schema)],
+                };
+                for (v, schema) in items {
+                    let has_enum = schema.and_then(|s| s.get("enum")).is_some();
+                    let key = match v {
+                        Value::Str(s) if !has_enum => s.trim().to_lowercase(),
+                        Value::Int(i) => format!("{}", *i as f64),
+                        Value::Float(f) => format!("{f}"),
+                        _ => continue,
+                    };
+                    out.push((call.name.clone(), param.clone(), key));
+                }
+            }
+        }
+        out
+    }
+
     /// The checks every case must pass before it is scored, wherever it comes from (a dataset
     /// file, a socket request): the scorer relies on them.
     pub fn validate(&self) -> Result<(), String> {

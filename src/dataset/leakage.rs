@@ -269,9 +269,9 @@ pub fn leakage(train: &[Case], test: &[Case], near_threshold: f64) -> LeakageRep
 /// Per (function, parameter): the distinct free-form test values, and how many training
 /// gives the same field; and the share of all of them seen.
 fn field_overlap(train: &[Case], test: &[Case]) -> (Vec<FieldOverlap>, f64) {
-    let seen: HashSet<(String, String, String)> = train.iter().flat_map(super::train::free_values).collect();
+    let seen: HashSet<(String, String, String)> = train.iter().flat_map(|c| c.free_values()).collect();
     let mut per_field: BTreeMap<(String, String), HashSet<String>> = BTreeMap::new();
-    for (f, p, v) in test.iter().flat_map(super::train::free_values) {
+    for (f, p, v) in test.iter().flat_map(|c| c.free_values()) {
         per_field.entry((f, p)).or_default().insert(v);
     }
     let (mut all, mut hit) = (0, 0);

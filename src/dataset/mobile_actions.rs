@@ -316,7 +316,7 @@ mod tests {
     #[test]
     fn the_developer_text_reaches_the_prompt_before_the_declarations() {
         let row = parse(ROW).unwrap();
-        let prompt = crate::codec::render_prompt(&row.case.messages, &row.case.tools);
+        let prompt = crate::prompt::render_prompt(&row.case.messages, &row.case.tools);
         assert!(prompt.starts_with(
             "<bos><start_of_turn>developer\nCurrent date and time given in YYYY-MM-DDTHH:MM:SS format: 2026-03-14T09:41:00\nDay of week is Saturday\nYou are a model that can do function calling with the following functions<start_function_declaration>declaration:set_alarm{"
         ), "{prompt}");

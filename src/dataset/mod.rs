@@ -7,7 +7,6 @@ pub mod leakage;
 pub mod mobile_actions;
 pub mod skeleton;
 pub mod split;
-pub mod train;
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};

@@ -75,7 +75,7 @@ fn keys(case: &Case, by: GroupBy) -> Vec<String> {
             names.sort_unstable();
             vec![names.join(",")]
         }
-        GroupBy::Value => super::train::free_values(case).into_iter().map(|(f, p, v)| format!("{f}.{p}={v}")).collect(),
+        GroupBy::Value => case.free_values().into_iter().map(|(f, p, v)| format!("{f}.{p}={v}")).collect(),
     }
 }
 

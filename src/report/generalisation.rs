@@ -10,7 +10,7 @@ use super::plot::{self, Series};
 use super::{ReportError, pct};
 use crate::compare::Run;
 use crate::dataset::leakage::{self, LeakageReport};
-use crate::perturb::robustness::{self as rb, Robustness};
+use crate::perturb::robustness::Robustness;
 use crate::summary::{Accuracy, CallDecisions, by_skeleton};
 
 /// (title, html) sections and the charts they drew.
@@ -114,7 +114,7 @@ pub fn sections(runs: &[Run], labels: &[String], series: &[Series], out: &Path) 
     }
     let rows: Vec<Vec<Robustness>> = runs
         .iter()
-        .map(|r| rb::of_run(&r.dir, &r.results))
+        .map(|r| crate::compare::robustness_of_run(&r.dir, &r.results))
         .collect::<Result<_, _>>()
         .map_err(|e| ReportError::Plot { chart: "robustness".into(), message: e })?;
     if rows.iter().any(|r| !r.is_empty()) {

@@ -13,9 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use crate::codec::PromptStyle;
 use crate::dataset::Case;
 use crate::engine::{Engine, EngineError, GenerationSettings, Request};
+use crate::prompt::PromptStyle;
 use crate::records::{Failure, Prediction, RESULT_SCHEMA, ResultRecord};
 use crate::score::{AnswerKey, ScoreOptions, Scored, score_output};
 use crate::summary::{Summary, summarize};

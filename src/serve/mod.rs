@@ -33,9 +33,9 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::codec::PromptStyle;
 use crate::dataset::Dataset;
 use crate::engine::{Engine, GenerationSettings};
+use crate::prompt::PromptStyle;
 use crate::score::ScoreOptions;
 use protocol::{ErrorCode, PROTOCOL, error_line};
 

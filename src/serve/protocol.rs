@@ -4,9 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::PromptStyle;
 use crate::dataset::{Case, Message};
 use crate::engine::GenerationSettings;
+use crate::prompt::PromptStyle;
 
 /// The protocol name and major version a client states in `hello`.
 pub const PROTOCOL: &str = "fgbench.serve/1";

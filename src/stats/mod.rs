@@ -17,6 +17,25 @@ pub fn wilson(k: usize, n: usize, z: f64) -> (f64, f64) {
 
 pub const Z95: f64 = 1.959963984540054;
 
+/// A share of correct cases with its 95% Wilson interval.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Accuracy {
+    pub n: usize,
+    pub correct: usize,
+    pub accuracy: f64,
+    /// 95% Wilson interval.
+    pub ci_low: f64,
+    pub ci_high: f64,
+}
+
+impl Accuracy {
+    pub fn new(correct: usize, n: usize) -> Accuracy {
+        let (ci_low, ci_high) = wilson(correct, n, Z95);
+        let accuracy = if n == 0 { 0.0 } else { correct as f64 / n as f64 };
+        Accuracy { n, correct, accuracy, ci_low, ci_high }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

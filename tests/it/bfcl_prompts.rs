@@ -4,9 +4,9 @@
 
 use std::process::Command;
 
-use fgbench::codec::PromptStyle;
 use fgbench::dataset::bfcl::CATEGORIES;
 use fgbench::dataset::{Dataset, fetch};
+use fgbench::prompt::PromptStyle;
 
 #[test]
 fn bfcl_style_matches_bfcl_format_prompt() {

@@ -487,9 +487,9 @@ fn adapters_merge_into_the_base_and_are_recorded() {
 
 #[test]
 fn control_tokens_in_rendered_prompts_are_single_ids() {
-    use fgbench::codec::PromptStyle;
     use fgbench::codec::tokens::CONTROL_TOKENS;
     use fgbench::engine::tokenizer::PromptTokenizer;
+    use fgbench::prompt::PromptStyle;
     let tok = PromptTokenizer::from_file(&fixture().join("tokenizer.json")).unwrap();
     let ds = fgbench::dataset::Dataset::load(Path::new(&repo_file("datasets/demo.jsonl"))).unwrap();
     for style in [PromptStyle::Official, PromptStyle::Bfcl] {

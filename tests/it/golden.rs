@@ -5,8 +5,8 @@
 
 use std::path::PathBuf;
 
-use fgbench::codec::render_prompt;
 use fgbench::dataset::{Case, mobile_actions};
+use fgbench::prompt::render_prompt;
 
 #[test]
 fn prompts_match_golden_files() {

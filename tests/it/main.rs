@@ -12,6 +12,7 @@ mod engine;
 mod gate;
 mod generalise;
 mod golden;
+mod layers;
 #[cfg(feature = "llamacpp")]
 mod llamacpp;
 #[cfg(feature = "llamacpp")]

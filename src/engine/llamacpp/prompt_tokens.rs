@@ -258,8 +258,8 @@ mod tests {
 #[cfg(test)]
 mod against_llama_cpp {
     use super::*;
-    use crate::codec::PromptStyle;
     use crate::dataset::Dataset;
+    use crate::prompt::PromptStyle;
     use llama_cpp_2::model::params::LlamaModelParams;
 
     #[test]

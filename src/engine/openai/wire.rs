@@ -281,7 +281,7 @@ impl ToolCalls {
             let call = crate::dataset::case::ToolCall {
                 function: crate::dataset::case::ToolCallFunction { name: name.clone(), arguments: parsed },
             };
-            text.push_str(&crate::codec::render::render_tool_call(&call));
+            text.push_str(&crate::prompt::render_tool_call(&call));
         }
         if content.contains(START_CALL) || (self.calls.is_empty() && content.trim_start().starts_with("call:")) {
             return Err(format!(

@@ -7,10 +7,10 @@
 
 use std::fmt::Write;
 
-use super::render::format_value;
 use super::schema::{SchemaStyle, escaped, json_str, properties, required_list, truthy};
-use super::tokens::*;
-use super::value::{Value, py_strip};
+use crate::codec::render::format_value;
+use crate::codec::tokens::*;
+use crate::codec::value::{Value, py_strip};
 use crate::dataset::case::{Message, Role, tool_function};
 
 /// BFCL's `_get_language_specific_hint` for Python categories.

@@ -11,9 +11,10 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use super::{Case, Message, Role};
 use crate::codec::tokens::{END_TURN, START_RESPONSE};
-use crate::codec::{Call, PromptStyle, Value, render_call};
+use crate::codec::{Call, Value, render_call};
+use crate::dataset::{Case, Message, Role};
+use crate::prompt::PromptStyle;
 
 pub const TRAIN_SCHEMA: &str = "fgbench.train/1";
 
@@ -269,7 +270,7 @@ pub fn check_disjoint(train: &[TrainExample], eval: &[Case]) -> Vec<String> {
     let eval_ids: HashSet<&str> = eval.iter().map(|c| c.id.as_str()).collect();
     for c in eval {
         for t in &c.tools {
-            if let Some(n) = super::case::tool_name(t).filter(|n| train_tools.contains(*n)) {
+            if let Some(n) = crate::dataset::case::tool_name(t).filter(|n| train_tools.contains(*n)) {
                 problems.push(format!("eval case `{}` declares training tool `{n}`", c.id));
             }
         }
@@ -309,7 +310,7 @@ pub fn from_cases(rows: &[(Case, Option<String>)], style: PromptStyle, ending: C
                 kind: kind.into(),
                 prompt: style.render(&case.messages, &case.tools),
                 completion,
-                tools: case.tools.iter().filter_map(|t| super::case::tool_name(t).map(String::from)).collect(),
+                tools: case.tools.iter().filter_map(|t| crate::dataset::case::tool_name(t).map(String::from)).collect(),
                 user: case.user_text().to_string(),
             }
         })
@@ -327,7 +328,7 @@ pub fn check_app_disjoint(train: &[Case], eval: &[Case]) -> Vec<String> {
     let train_texts: HashSet<String> = train.iter().map(|c| c.user_text().trim().to_lowercase()).collect();
     let mut train_values: HashSet<(String, String, String)> = HashSet::new();
     for c in train {
-        for (name, param, v) in free_values(c) {
+        for (name, param, v) in c.free_values() {
             train_values.insert((name, param, v));
         }
     }
@@ -338,7 +339,7 @@ pub fn check_app_disjoint(train: &[Case], eval: &[Case]) -> Vec<String> {
         if train_texts.contains(&c.user_text().trim().to_lowercase()) {
             problems.push(format!("held-out case `{}` has a training user text: `{}`", c.id, c.user_text()));
         }
-        for key in free_values(c) {
+        for key in c.free_values() {
             if train_values.contains(&key) {
                 let (name, param, v) = key;
                 problems.push(format!("held-out case `{}`: {name}.{param} = {v} also occurs in the training data", c.id));
@@ -346,33 +347,6 @@ pub fn check_app_disjoint(train: &[Case], eval: &[Case]) -> Vec<String> {
         }
     }
     problems
-}
-
-/// (function, parameter, value) for every free-form value of a case's reference calls.
-pub(crate) fn free_values(case: &Case) -> Vec<(String, String, String)> {
-    let mut out = Vec::new();
-    for call in case.reference_calls() {
-        let props = case.tool(&call.name).and_then(|t| super::case::tool_function(t).get("parameters")).and_then(|p| p.get("properties"));
-        for (param, value) in &call.args {
-            let schema = props.and_then(|p| p.get(param));
-            let item_schema = schema.and_then(|s| s.get("items"));
-            let items = match value {
-                Value::List(items) => items.iter().map(|v| (v, item_schema)).collect::<Vec<_>>(),
-                v => vec![(v, schema)],
-            };
-            for (v, schema) in items {
-                let has_enum = schema.and_then(|s| s.get("enum")).is_some();
-                let key = match v {
-                    Value::Str(s) if !has_enum => s.trim().to_lowercase(),
-                    Value::Int(i) => format!("{}", *i as f64),
-                    Value::Float(f) => format!("{f}"),
-                    _ => continue,
-                };
-                out.push((call.name.clone(), param.clone(), key));
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -2,9 +2,9 @@
 //! styles (Google's template and BFCL's port of it differ only in how type names are
 //! written and in a null `enum`). Keys come sorted, schema keywords in alphabetical order.
 
-use super::render::format_value;
-use super::tokens::ESCAPE;
-use super::value::Value;
+pub(crate) use crate::codec::render::escaped;
+use crate::codec::render::format_value;
+use crate::codec::value::Value;
 
 /// Property names the template treats as schema keywords and never declares.
 const SKIPPED_PROPERTY_NAMES: [&str; 5] = ["description", "type", "properties", "required", "nullable"];
@@ -15,10 +15,6 @@ pub(crate) struct SchemaStyle {
     pub type_name: fn(&str) -> String,
     /// Whether an `enum` whose value is null is still written (`enum:null`).
     pub null_enum: bool,
-}
-
-pub(crate) fn escaped(s: &str) -> String {
-    format!("{ESCAPE}{s}{ESCAPE}")
 }
 
 /// A JSON value as Python's `str()` would print it into the template ("" for null/absent).
