@@ -164,7 +164,17 @@ fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
     let fields: Vec<Field> = vec![
         ("model", |m| m.model.source.clone(), false),
         ("model hash", |m| m.model.content_hash.chars().take(12).collect(), false),
-        ("adapter", |m| m.model.adapter.as_ref().map(|x| x.path.display().to_string()).unwrap_or_else(|| "-".into()), false),
+        (
+            "adapter",
+            |m| {
+                m.model
+                    .adapter
+                    .as_ref()
+                    .map(|x| format!("{} (sha256 {})", x.path.display(), x.content_hash.chars().take(12).collect::<String>()))
+                    .unwrap_or_else(|| "-".into())
+            },
+            false,
+        ),
         ("engine", |m| format!("{} {}", m.engine.engine, m.engine.engine_version), true),
         ("engine build", |m| m.engine.build.clone().unwrap_or_else(|| "-".into()), true),
         // Greedy outputs depend on the instruction sets the kernels were built for.
