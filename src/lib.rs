@@ -6,6 +6,7 @@
 //! on each other (tests/it/layers.rs checks it).
 
 pub mod call_decisions;
+pub mod civil;
 pub mod cli;
 pub mod codec;
 pub mod compare;
