@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::dataset::Dataset;
 use crate::records::ResultRecord;
 use crate::score::OutputShape;
-use crate::stats::{bootstrap_ci, mcnemar_exact, mean, percentile};
-use crate::summary::Accuracy;
+use crate::stats::{bootstrap_ci, mean, percentile};
 pub use load::{CompareError, Run};
 
 pub const COMPARE_SCHEMA: &str = "fgbench.compare/1";
@@ -27,29 +26,10 @@ pub struct Allow {
     pub scorer_mismatch: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Paired {
-    pub n: usize,
-    pub a: Accuracy,
-    pub b: Accuracy,
-    /// B minus A, in accuracy points (0..1 scale).
-    pub delta: f64,
-    /// A wrong, B right.
-    pub fixed: usize,
-    /// A right, B wrong.
-    pub broken: usize,
-    /// Exact McNemar test on the discordant pairs.
-    pub p_value: f64,
-}
+pub use crate::stats::Paired;
 
 fn paired(pairs: &[(&ResultRecord, &ResultRecord)]) -> Paired {
-    let n = pairs.len();
-    let a_ok = pairs.iter().filter(|(a, _)| a.valid).count();
-    let b_ok = pairs.iter().filter(|(_, b)| b.valid).count();
-    let fixed = pairs.iter().filter(|(a, b)| !a.valid && b.valid).count();
-    let broken = pairs.iter().filter(|(a, b)| a.valid && !b.valid).count();
-    let (a, b) = (Accuracy::new(a_ok, n), Accuracy::new(b_ok, n));
-    Paired { n, delta: b.accuracy - a.accuracy, a, b, fixed, broken, p_value: mcnemar_exact(fixed, broken) }
+    Paired::of(pairs.iter().map(|(a, b)| (a.valid, b.valid)))
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

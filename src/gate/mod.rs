@@ -67,12 +67,9 @@ pub struct GateReport {
 }
 
 fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &config::AccuracyRule, alpha: f64) -> Check {
-    let n = pairs.len();
-    let base = pairs.iter().filter(|(b, _)| b.valid).count() as f64 / n.max(1) as f64;
-    let cur = pairs.iter().filter(|(_, c)| c.valid).count() as f64 / n.max(1) as f64;
-    let broken = pairs.iter().filter(|(b, c)| b.valid && !c.valid).count();
-    let fixed = pairs.iter().filter(|(b, c)| !b.valid && c.valid).count();
-    let p = crate::stats::mcnemar_exact(fixed, broken);
+    let counts = crate::stats::Paired::of(pairs.iter().map(|(b, c)| (b.valid, c.valid)));
+    let (n, base, cur) = (counts.n, counts.a.accuracy, counts.b.accuracy);
+    let (fixed, broken, p) = (counts.fixed, counts.broken, counts.p_value);
     let drop = base - cur;
     let decision = if n < rule.min_cases {
         Decision::Inconclusive
@@ -86,10 +83,7 @@ fn accuracy_check(name: &str, pairs: &[(&ResultRecord, &ResultRecord)], rule: &c
     } else {
         format!("McNemar p={p:.4}, {fixed} fixed, {broken} broken")
     };
-    let current_ci = (n > 0).then(|| {
-        let (lo, hi) = crate::stats::wilson(pairs.iter().filter(|(_, c)| c.valid).count(), n, crate::stats::Z95);
-        [lo, hi]
-    });
+    let current_ci = (n > 0).then_some([counts.b.ci_low, counts.b.ci_high]);
     Check {
         metric: format!("accuracy {name}"),
         baseline: base,

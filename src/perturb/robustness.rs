@@ -10,8 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Perturbation;
 use crate::records::ResultRecord;
-use crate::stats::Accuracy;
-use crate::stats::mcnemar_exact;
+use crate::stats::{Accuracy, Paired};
 
 /// Where a run keeps the run of one perturbation.
 pub fn variant_dir(run: &Path, kind: Perturbation) -> PathBuf {
@@ -39,20 +38,17 @@ pub fn robustness(kind: Perturbation, original: &[ResultRecord], perturbed: &[Re
     let by_id: HashMap<&str, bool> = perturbed.iter().filter(|r| r.repeat == 0).map(|r| (r.id.as_str(), r.valid)).collect();
     let pairs: Vec<(&str, bool, bool)> =
         original.iter().filter(|r| r.repeat == 0).filter_map(|r| Some((r.id.as_str(), r.valid, *by_id.get(r.id.as_str())?))).collect();
-    let n = pairs.len();
-    let (o, p) = (pairs.iter().filter(|x| x.1).count(), pairs.iter().filter(|x| x.2).count());
-    let broken: Vec<String> = pairs.iter().filter(|x| x.1 && !x.2).map(|x| x.0.to_string()).collect();
-    let fixed: Vec<String> = pairs.iter().filter(|x| !x.1 && x.2).map(|x| x.0.to_string()).collect();
-    let (original, perturbed) = (Accuracy::new(o, n), Accuracy::new(p, n));
+    let counts = Paired::of(pairs.iter().map(|x| (x.1, x.2)));
+    let ids = |keep: fn(bool, bool) -> bool| pairs.iter().filter(|x| keep(x.1, x.2)).map(|x| x.0.to_string()).collect();
     Robustness {
         perturbation: kind.name().into(),
-        n,
-        delta: perturbed.accuracy - original.accuracy,
-        original,
-        perturbed,
-        p_value: mcnemar_exact(fixed.len(), broken.len()),
-        broken,
-        fixed,
+        n: counts.n,
+        delta: counts.delta,
+        original: counts.a,
+        perturbed: counts.b,
+        p_value: counts.p_value,
+        broken: ids(|o, p| o && !p),
+        fixed: ids(|o, p| !o && p),
     }
 }
 

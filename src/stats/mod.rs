@@ -36,6 +36,38 @@ impl Accuracy {
     }
 }
 
+/// Two verdicts on the same cases, paired case by case.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Paired {
+    pub n: usize,
+    pub a: Accuracy,
+    pub b: Accuracy,
+    /// B minus A, in accuracy points (0..1 scale).
+    pub delta: f64,
+    /// A wrong, B right.
+    pub fixed: usize,
+    /// A right, B wrong.
+    pub broken: usize,
+    /// Exact McNemar test on the discordant pairs.
+    pub p_value: f64,
+}
+
+impl Paired {
+    /// From (A right, B right) per case.
+    pub fn of(verdicts: impl IntoIterator<Item = (bool, bool)>) -> Paired {
+        let (mut n, mut a_ok, mut b_ok, mut fixed, mut broken) = (0, 0, 0, 0, 0);
+        for (a, b) in verdicts {
+            n += 1;
+            a_ok += usize::from(a);
+            b_ok += usize::from(b);
+            fixed += usize::from(!a && b);
+            broken += usize::from(a && !b);
+        }
+        let (a, b) = (Accuracy::new(a_ok, n), Accuracy::new(b_ok, n));
+        Paired { n, delta: b.accuracy - a.accuracy, a, b, fixed, broken, p_value: mcnemar_exact(fixed, broken) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
