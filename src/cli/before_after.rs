@@ -40,6 +40,8 @@ pub struct BeforeAfterArgs {
     /// `exact` (as Google scores Mobile Actions) or `bfcl`.
     #[arg(long, value_enum, default_value_t = Scorer::Exact)]
     pub scorer: Scorer,
+    #[command(flatten)]
+    pub parser: super::eval::ParserArg,
     #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
     pub prompt_style: PromptStyle,
     /// Run every case N times (with --temperature): pass rates compared case by case.
@@ -96,6 +98,7 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
             resume: out.join(crate::run::MANIFEST).is_file(),
             prompt_style: a.prompt_style,
             scorer: a.scorer,
+            parser: a.parser.parser,
             repeats: a.repeats as usize,
             shard: None,
             perturb,

@@ -56,6 +56,11 @@ pub struct AllowArgs {
     /// outputs and the dataset: both scorers on the same runs are one flag apart.
     #[arg(long, value_enum)]
     pub scorer: Option<crate::score::Scorer>,
+    /// Rescore every run with the calls as this runtime's parser reads them (`vllm`,
+    /// `ollama`, `mlx`, `llama-server`; `fgbench` is fgbench's own): what the run scores
+    /// behind that deployment.
+    #[arg(long, value_enum)]
+    pub parser: Option<crate::runtime::RuntimeParser>,
 }
 
 impl AllowArgs {
@@ -73,13 +78,18 @@ impl AllowArgs {
     pub fn load_runs(&self, dirs: &[PathBuf], dataset: &Option<PathBuf>) -> Result<(Vec<Run>, Option<Dataset>), Error> {
         let mut runs = dirs.iter().map(|d| Run::load(d)).collect::<Result<Vec<_>, _>>()?;
         let ds = dataset_for(dataset, &runs[0])?;
-        if let Some(scorer) = self.scorer {
+        if self.scorer.is_some() || self.parser.is_some() {
             let Some(ds) = &ds else {
                 let path = runs[0].manifest.as_ref().map(|m| m.dataset.path.clone()).unwrap_or_default();
                 return Err(crate::compare::CompareError::NoDatasetToRescore { dir: runs[0].dir.clone(), path }.into());
             };
             for r in &mut runs {
-                let opts = crate::score::ScoreOptions { scorer, ..r.manifest.as_ref().map(|m| m.scoring.clone()).unwrap_or_default() };
+                let recorded = r.manifest.as_ref().map(|m| m.scoring.clone()).unwrap_or_default();
+                let opts = crate::score::ScoreOptions {
+                    scorer: self.scorer.unwrap_or(recorded.scorer),
+                    parser: self.parser.unwrap_or(recorded.parser),
+                    ..recorded
+                };
                 r.rescore(ds, &opts);
             }
         }

@@ -9,6 +9,7 @@ use crate::prompt::PromptStyle;
 use crate::run::manifest::{DatasetRef, Manifest};
 use crate::run::shard::Shard;
 use crate::run::{EvalSettings, prepare, run_eval};
+use crate::runtime::RuntimeParser;
 use crate::score::{ScoreOptions, Scorer};
 use crate::summary::render_table;
 
@@ -48,6 +49,8 @@ pub struct EvalArgs {
     /// Mobile Actions); recorded in the manifest.
     #[arg(long, value_enum, default_value_t = Scorer::Bfcl)]
     pub scorer: Scorer,
+    #[command(flatten)]
+    pub parser: ParserArg,
     /// Run every case N times, run r with seed + r (with --temperature): the summary adds
     /// pass@1, pass@N, pass^N (all N right) and how consistent the outputs are.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -60,6 +63,16 @@ pub struct EvalArgs {
     pub perturb: PerturbArgs,
     #[command(flatten)]
     pub engine: EngineArgs,
+}
+
+/// Whose parser reads the outputs into calls before scoring.
+#[derive(Clone, Copy, Debug, Default, Args)]
+pub struct ParserArg {
+    /// Read the outputs as this runtime's server does before scoring (`vllm`, `ollama`, `mlx`,
+    /// `llama-server`: what the deployment hands the app; docs/runtimes.md) instead of with
+    /// fgbench's own parser; recorded in the manifest.
+    #[arg(long, value_enum, default_value_t = RuntimeParser::Fgbench)]
+    pub parser: RuntimeParser,
 }
 
 /// The metamorphic suite run beside an eval.
@@ -93,6 +106,7 @@ pub struct EvalJob<'a> {
     pub resume: bool,
     pub prompt_style: PromptStyle,
     pub scorer: Scorer,
+    pub parser: RuntimeParser,
     pub repeats: usize,
     pub shard: Option<Shard>,
     pub perturb: &'a PerturbArgs,
@@ -113,7 +127,7 @@ pub fn evaluate(job: &EvalJob) -> Result<crate::run::EvalOutcome, Error> {
     eprintln!("fgbench: loading {} ({})", model.source, model.path.display());
     let engine = engine_args.load(&model, job.concurrency)?;
     let settings = engine_args.generation();
-    let opts = ScoreOptions { scorer: job.scorer, ..ScoreOptions::default() };
+    let opts = ScoreOptions { scorer: job.scorer, parser: job.parser, ..ScoreOptions::default() };
     let mut manifest = Manifest::new(
         model,
         engine.info(),
@@ -242,6 +256,7 @@ pub fn run(a: EvalArgs) -> Result<i32, Error> {
         resume: a.resume,
         prompt_style: a.prompt_style,
         scorer: a.scorer,
+        parser: a.parser.parser,
         repeats: a.repeats as usize,
         shard: a.shard,
         perturb: &a.perturb,

@@ -5,6 +5,7 @@ mod bench;
 mod client;
 mod compare;
 mod datasets;
+mod deploy_check;
 mod engine_args;
 mod eval;
 mod gate;
@@ -54,6 +55,10 @@ pub enum Command {
     /// Did the fine-tune help? Evaluate a model before and after fine-tuning (base vs base +
     /// adapter, or two checkpoints) on held-out cases, compare them paired, write the report.
     BeforeAfter(before_after::BeforeAfterArgs),
+    /// Does the score survive deployment? Read a run's outputs as each runtime's server does
+    /// (vLLM, Ollama, mlx-lm, llama-server): accuracy per rendering x parser, and the parser
+    /// loss (cases right as fgbench reads them that the runtime turns wrong), by kind.
+    DeployCheck(deploy_check::DeployCheckArgs),
     /// Run the same cases through engine variants (dtype, quantization, concurrency) and
     /// report identical completions, first divergence and verdict agreement.
     Parity(parity::ParityArgs),
@@ -86,6 +91,7 @@ pub fn run(cli: Cli) -> Result<i32, Error> {
         Command::Bench(a) => bench::run(a),
         Command::Models(c) => models::run(c),
         Command::Parity(a) => parity::run(a),
+        Command::DeployCheck(a) => deploy_check::run(a),
         Command::Perturb(a) => perturb::run(a),
         Command::Serve(a) => serve::run(a),
         Command::Client(a) => client::run(a),

@@ -40,10 +40,12 @@ pub struct ScoreArgs {
     /// Mobile Actions).
     #[arg(long, value_enum, default_value_t = Scorer::Bfcl)]
     pub scorer: Scorer,
+    #[command(flatten)]
+    pub parser: super::eval::ParserArg,
 }
 
 pub fn run(a: ScoreArgs) -> Result<i32, Error> {
-    let opts = ScoreOptions { scorer: a.scorer, ..ScoreOptions::default() };
+    let opts = ScoreOptions { scorer: a.scorer, parser: a.parser.parser, ..ScoreOptions::default() };
     let (metas, results, problems) = score_files(&a.dataset, &a.predictions, &opts)?;
     for p in &problems {
         eprintln!("fgbench: warning: {p}");

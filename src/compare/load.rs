@@ -34,7 +34,9 @@ pub enum CompareError {
     SpeedSettingsMismatch(String),
     #[error("the runs used different engines ({a} vs {b}); pass --allow-engine-mismatch to compare them anyway")]
     EngineMismatch { a: String, b: String },
-    #[error("the runs were scored by different scorers ({a} vs {b}); pass --scorer NAME to rescore both alike, or --allow-scorer-mismatch")]
+    #[error(
+        "the runs were scored by different scorers ({a} vs {b}); pass --scorer NAME (and --parser NAME) to rescore both alike, or --allow-scorer-mismatch"
+    )]
     ScorerMismatch { a: String, b: String },
     #[error("{dir}: rescoring with --scorer needs the dataset: pass --dataset (the manifest names {path}, which is not there)")]
     NoDatasetToRescore { dir: PathBuf, path: String },
@@ -82,6 +84,11 @@ impl Run {
     /// The rules the results were judged by (BFCL's when the run has no manifest).
     pub fn scorer(&self) -> Scorer {
         self.manifest.as_ref().map(|m| m.scoring.scorer).unwrap_or_default()
+    }
+
+    /// The rules and the parser the results were judged by, as one label.
+    pub fn judged_by(&self) -> String {
+        self.manifest.as_ref().map(|m| m.scoring.label()).unwrap_or_else(|| Scorer::default().name().into())
     }
 
     /// Judges the run's outputs again with other rules (results are a pure function of the

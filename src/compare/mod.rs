@@ -166,7 +166,7 @@ fn manifest_rows(a: &Run, b: &Run) -> Vec<ManifestRow> {
         ("temperature", |m| m.generation.temperature.map(|t| t.to_string()).unwrap_or_else(|| "greedy".into()), true),
         ("stop sequences", |m| m.generation.stop_sequences.join(" "), true),
         ("dataset", |m| m.dataset.sha256.chars().take(12).collect(), true),
-        ("scorer", |m| m.scoring.scorer.name().into(), true),
+        ("scorer", |m| m.scoring.label(), true),
         ("concurrency", |m| m.concurrency.to_string(), false),
         ("host", |m| format!("{} ({} cores)", m.host.cpu, m.host.cores), false),
     ];
@@ -330,8 +330,8 @@ pub fn compare(a: &Run, b: &Run, allow: Allow, dataset: Option<&Dataset>) -> Res
             return Err(CompareError::EngineMismatch { a: ma.engine.engine.clone(), b: mb.engine.engine.clone() });
         }
     }
-    if a.scorer() != b.scorer() && !allow.scorer_mismatch {
-        return Err(CompareError::ScorerMismatch { a: a.scorer().name().into(), b: b.scorer().name().into() });
+    if a.judged_by() != b.judged_by() && !allow.scorer_mismatch {
+        return Err(CompareError::ScorerMismatch { a: a.judged_by(), b: b.judged_by() });
     }
     let by_id: HashMap<&str, &ResultRecord> = b.results.iter().map(|r| (r.id.as_str(), r)).collect();
     let pairs: Vec<(&ResultRecord, &ResultRecord)> =

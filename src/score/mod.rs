@@ -12,8 +12,9 @@ pub use answer_key::AnswerKey;
 
 use serde::{Deserialize, Serialize};
 
-use crate::codec::{self, Call, bfcl_decode};
+use crate::codec::{self, Call};
 use crate::dataset::CheckKind;
+use crate::runtime::RuntimeParser;
 
 /// The error type fgbench adds for output the strict parser rejects.
 pub const PARSE_ERROR: &str = "parse_error";
@@ -69,6 +70,21 @@ pub struct ScoreOptions {
     /// FunctionGemma, whose format allows dots in names.
     #[serde(default)]
     pub underscore_to_dot: bool,
+    /// Whose parser reads the output into calls: fgbench's (BFCL's decoder, the default and
+    /// absent from manifests), or a deployment runtime's, to score a run as it would see it.
+    #[serde(default, skip_serializing_if = "RuntimeParser::is_default")]
+    pub parser: RuntimeParser,
+}
+
+impl ScoreOptions {
+    /// What judged a run, as `compare` shows it: the scorer, and the parser when it is a
+    /// runtime's.
+    pub fn label(&self) -> String {
+        match self.parser {
+            RuntimeParser::Fgbench => self.scorer.name().to_string(),
+            p => format!("{} (parsed as {} does)", self.scorer.name(), p.name()),
+        }
+    }
 }
 
 /// The shape of an output, independent of whether it is right.
@@ -99,7 +115,7 @@ pub struct Scored {
 /// Scores a raw completion against a case: decode as BFCL does, check with BFCL's rules,
 /// and report malformed output as `parse_error` when it is also wrong.
 pub fn score_output(case: &AnswerKey, output: &str, opts: &ScoreOptions) -> Scored {
-    let (calls, shape, parse_error) = analyse_output(output);
+    let (calls, shape, parse_error) = analyse_output_with(output, opts.parser);
     let mut check = check_calls(case, &calls, opts);
     if !check.valid && shape == OutputShape::Malformed {
         check.error_type = Some(PARSE_ERROR.into());
@@ -110,7 +126,13 @@ pub fn score_output(case: &AnswerKey, output: &str, opts: &ScoreOptions) -> Scor
 /// What an output is without a case to judge it by: the calls BFCL's decoder sees, its
 /// shape, and the strict parser's complaint.
 pub fn analyse_output(output: &str) -> (Vec<Call>, OutputShape, Option<String>) {
-    let calls = bfcl_decode::decode(output);
+    analyse_output_with(output, RuntimeParser::Fgbench)
+}
+
+/// As `analyse_output`, with the calls as `parser` reads them (the shape and complaint stay
+/// the strict parser's: they describe the text, whoever reads it).
+pub fn analyse_output_with(output: &str, parser: RuntimeParser) -> (Vec<Call>, OutputShape, Option<String>) {
+    let calls = parser.decode(output);
     let (shape, parse_error) = match codec::parse(output) {
         Ok(p) if !p.calls.is_empty() => (OutputShape::Calls, None),
         Ok(p) if p.text_before.trim().is_empty() => (OutputShape::Empty, None),

@@ -18,6 +18,7 @@ mod llamacpp;
 #[cfg(feature = "llamacpp")]
 mod remote;
 mod report;
+mod runtime_parsers;
 mod serve;
 mod serve_attack;
 mod support;
