@@ -285,6 +285,7 @@ const SANDBOX_LACKS: &[&str] = &[
     "\"fetch-demo\"",
     "\"--model\",\"demo\"",
     "fetch_bfcl(",
+    "ensure_wheel(",
     "build-llama-server.sh",
     "setup-train-venv.sh",
     "apt-install.sh",

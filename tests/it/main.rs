@@ -8,6 +8,7 @@ mod cli;
 mod codec_props;
 mod compare;
 mod demo;
+mod deploy;
 mod engine;
 mod gate;
 mod generalise;
