@@ -90,7 +90,7 @@
           checkFlags = [
             "--skip=bfcl_diff"
             "--skip=bfcl_prompts"
-            "--skip=runtime_parsers::profiles_match_vllm_and_mlx_parsers"
+            "--skip=runtimes::profiles_match_vllm_and_mlx_parsers"
             "--skip=demo::"
             "--skip=app::the_shipped_adapter_turns_the_demo_model_into_a_caller"
             "--skip=train::export_train_is_golden_and_disjoint_from_eval_sets"

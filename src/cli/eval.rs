@@ -38,8 +38,9 @@ pub struct EvalArgs {
     /// Finish an interrupted run in --out, skipping cases already predicted.
     #[arg(long)]
     pub resume: bool,
-    /// Prompt rendering: `official` (Google's chat template) or `bfcl` (BFCL's handler, for
-    /// leaderboard parity).
+    /// Prompt rendering: `official` (Google's chat template), `bfcl` (BFCL's handler, for
+    /// leaderboard parity) or `ollama` (as Ollama prompts the model; `deploy-check` reads
+    /// such runs beside the official one).
     #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
     pub prompt_style: PromptStyle,
     /// Also write an HTML report of the run into this folder (e.g. reports/NAME/).

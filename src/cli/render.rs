@@ -14,7 +14,8 @@ pub struct RenderArgs {
     /// Case id to render.
     #[arg(long)]
     pub id: String,
-    /// `official` (Google's chat template) or `bfcl` (BFCL's FunctionGemma handler).
+    /// `official` (Google's chat template), `bfcl` (BFCL's FunctionGemma handler) or `ollama`
+    /// (Ollama's renderer).
     #[arg(long, value_enum, default_value_t = PromptStyle::Official)]
     pub prompt_style: PromptStyle,
 }

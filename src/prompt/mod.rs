@@ -4,6 +4,7 @@
 
 pub mod render;
 pub mod render_bfcl;
+pub mod render_ollama;
 mod schema;
 
 pub use render::{render_declaration, render_prompt, render_tool_call};
@@ -18,6 +19,9 @@ pub enum PromptStyle {
     Official,
     /// BFCL's FunctionGemma handler, byte for byte (leaderboard parity).
     Bfcl,
+    /// Ollama's FunctionGemma renderer (its activation sentence; properties keep only
+    /// description and type), to score a checkpoint as Ollama prompts it.
+    Ollama,
 }
 
 impl PromptStyle {
@@ -25,6 +29,7 @@ impl PromptStyle {
         match self {
             PromptStyle::Official => "official",
             PromptStyle::Bfcl => "bfcl",
+            PromptStyle::Ollama => "ollama",
         }
     }
 
@@ -33,6 +38,7 @@ impl PromptStyle {
         match self {
             PromptStyle::Official => render_prompt(messages, tools),
             PromptStyle::Bfcl => render_bfcl::render_prompt_bfcl(messages, tools, render_bfcl::PYTHON_HINT),
+            PromptStyle::Ollama => render_ollama::render_prompt_ollama(messages, tools),
         }
     }
 }

@@ -2,7 +2,7 @@
 //! model's raw text: its server parses that text into `tool_calls`, each runtime in its own
 //! way, and the app gets what the parser kept. Each profile here reproduces one runtime's
 //! parser (written from its behaviour, checked against the runtime's own code where that runs
-//! here: `tests/it/runtime_parsers.rs`), so a run can be scored as its deployment would see it.
+//! here: `tests/it/runtimes.rs`), so a run can be scored as its deployment would see it.
 //! The calls are the ones the runtime's API hands to a client, after its JSON round trip.
 
 mod mlx;

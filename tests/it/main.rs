@@ -19,7 +19,7 @@ mod llamacpp;
 #[cfg(feature = "llamacpp")]
 mod remote;
 mod report;
-mod runtime_parsers;
+mod runtimes;
 mod serve;
 mod serve_attack;
 mod support;

@@ -207,3 +207,17 @@ fn ollama_profile_passes_ollamas_own_parser_cases() {
         assert_eq!(ours, case["calls"], "Ollama case `{}`", case["name"]);
     }
 }
+
+#[test]
+fn ollama_prompt_style_renders_what_ollamas_renderer_test_expects() {
+    let path = repo().join("tests/golden/runtimes/ollama_renderer_cases.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let cases = doc["cases"].as_array().unwrap();
+    assert!(cases.len() >= 20, "the case file holds Ollama's test table");
+    for case in cases {
+        let messages: Vec<fgbench::dataset::Message> = serde_json::from_value(case["messages"].clone()).unwrap();
+        let tools = case["tools"].as_array().unwrap();
+        let ours = fgbench::prompt::PromptStyle::Ollama.render(&messages, tools);
+        assert_eq!(ours, case["prompt"].as_str().unwrap(), "Ollama case `{}`", case["name"]);
+    }
+}
