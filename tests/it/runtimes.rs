@@ -221,3 +221,20 @@ fn ollama_prompt_style_renders_what_ollamas_renderer_test_expects() {
         assert_eq!(ours, case["prompt"].as_str().unwrap(), "Ollama case `{}`", case["name"]);
     }
 }
+
+#[test]
+fn official_rendering_holds_googles_published_weather_example_turn_for_turn() {
+    let path = repo().join("tests/golden/google/weather_tool_flow.json");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let messages: Vec<fgbench::dataset::Message> = serde_json::from_value(doc["messages"].clone()).unwrap();
+    let prompt = fgbench::prompt::PromptStyle::Official.render(&messages, doc["tools"].as_array().unwrap());
+    let mut at = 0;
+    for turn in doc["published_turns"].as_array().unwrap() {
+        let turn = turn.as_str().unwrap();
+        let found = prompt[at..]
+            .find(turn)
+            .unwrap_or_else(|| panic!("Google's turn {turn:?} is not in fgbench's prompt (after byte {at}):\n{prompt}"));
+        at += found + turn.len();
+    }
+    assert!(prompt.starts_with("<bos><start_of_turn>developer\n"), "{prompt}");
+}
