@@ -12,6 +12,7 @@ use crate::Error;
 use crate::compare::{Allow, Run, compare, render};
 use crate::dataset::Dataset;
 use crate::prompt::PromptStyle;
+use crate::runtime::RuntimeParser;
 use crate::score::Scorer;
 
 #[derive(Debug, Args)]
@@ -60,6 +61,11 @@ pub struct BeforeAfterArgs {
     /// that never calls has nothing to show there).
     #[arg(long)]
     pub perturb_before: bool,
+    /// Also read both runs' outputs as every runtime's parser does (`deploy-check`): whether
+    /// the gain survives on vLLM, Ollama, mlx-lm and llama-server; OUT/deploy-check.md and
+    /// .json.
+    #[arg(long)]
+    pub runtimes: bool,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -113,6 +119,21 @@ pub fn run(a: BeforeAfterArgs) -> Result<i32, Error> {
         .map_err(|source| Error::Write { path: md.clone(), source })?;
     let written = crate::report::write_report(&runs, true, Some(&ds), Allow::default(), &a.out.join("report"))?;
     println!("\n{}", written.verdict);
+    if a.runtimes {
+        let mut text = String::new();
+        for (label, run) in ["before", "after"].iter().zip(&runs) {
+            let m = crate::deploy::check(std::slice::from_ref(run), &ds, &RuntimeParser::ALL).map_err(|e| Error::Usage(e.to_string()))?;
+            text.push_str(&format!("## {label}\n\n{}\n", crate::deploy::render::markdown(&m)));
+            let json = a.out.join(format!("deploy-check-{label}.json"));
+            let body = serde_json::to_string_pretty(&m).expect("matrix serializes") + "\n";
+            crate::fsutil::write_atomic(&json, body.as_bytes()).map_err(|source| Error::Write { path: json.clone(), source })?;
+            let cells = m.rows[0].cells.iter().map(|c| format!("{} {:.1}%", c.parser, 100.0 * c.accuracy.accuracy)).collect::<Vec<_>>();
+            println!("{label} behind each runtime: {}", cells.join(", "));
+        }
+        let path = a.out.join("deploy-check.md");
+        crate::fsutil::write_atomic(&path, text.as_bytes()).map_err(|source| Error::Write { path: path.clone(), source })?;
+        println!("runtimes: {}", path.display());
+    }
     println!("report: {}", written.index.display());
     println!("comparison: {}", md.display());
     Ok(0)

@@ -188,15 +188,16 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let adapter = dir.path().join("adapter");
     crate::engine::adapter(&adapter, 64);
     let out = dir.path().join("ba");
-    let before_after = || {
-        fgbench(&[
+    let test_rows = app("test.jsonl");
+    let before_after = |extra: &[&str]| {
+        let mut args = vec![
             "before-after",
             "--model",
             crate::engine::fixture().to_str().unwrap(),
             "--adapter",
             adapter.to_str().unwrap(),
             "--dataset",
-            &app("test.jsonl"),
+            &test_rows,
             "--limit",
             "6",
             "--max-new-tokens",
@@ -205,9 +206,11 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
             "1",
             "--out",
             out.to_str().unwrap(),
-        ])
+        ];
+        args.extend_from_slice(extra);
+        fgbench(&args)
     };
-    let o = before_after();
+    let o = before_after(&[]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("B is "), "{}", stdout(&o));
     for f in ["before/results.jsonl", "after/results.jsonl", "compare.md", "report/index.html"] {
@@ -222,10 +225,16 @@ fn before_after_evaluates_both_compares_and_reports_with_the_verdict_first() {
     let html = std::fs::read_to_string(out.join("report/index.html")).unwrap();
     let verdict_at = html.find("<div class=\"verdict\">B is ").expect("the verdict");
     assert!(!html[..verdict_at].contains("<table") && !html[..verdict_at].contains("<img"), "the verdict comes first");
-    // A second call reuses both finished runs (nothing is generated again).
-    let o = before_after();
+    // A second call reuses both finished runs (nothing is generated again), and reads both
+    // as every runtime's parser does.
+    let o = before_after(&["--runtimes"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).matches("run: 0 generated (6 resumed)").count(), 2, "{}", stdout(&o));
+    assert!(stdout(&o).contains("after behind each runtime: fgbench "), "{}", stdout(&o));
+    let md = std::fs::read_to_string(out.join("deploy-check.md")).unwrap();
+    assert!(md.contains("## before") && md.contains("## after") && md.contains("| llama-server"), "{md}");
+    let m: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("deploy-check-after.json")).unwrap()).unwrap();
+    assert_eq!(m["rows"][0]["cells"].as_array().unwrap().len(), 5);
 
     // Runs judged by different scorers: refused, unless allowed or rescored alike.
     let bfcl = dir.path().join("bfcl");
