@@ -9,6 +9,7 @@
 //!   fraction; a tool result is `response:NAME{<escape>TEXT<escape>}` (no `value:` key),
 //!   named after the call it answers, and a user turn after a tool result continues the
 //!   model turn instead of opening its own.
+//!
 //! Checked against the cases of Ollama's own renderer test
 //! (tests/golden/runtimes/ollama_renderer_cases.json).
 

@@ -46,13 +46,18 @@ fn parse_call(block: &str) -> Result<Call, Failed> {
     let Some(c) = CALL.captures(block) else {
         return Ok(Call { name: String::new(), args: IndexMap::new() });
     };
-    let mut args = IndexMap::new();
-    for part in split_arguments(&c[2]) {
+    Ok(Call { name: c[1].to_string(), args: members(&c[2])? })
+}
+
+/// `key:value` parts (a part without `:` is skipped), the key verbatim up to the first `:`.
+fn members(text: &str) -> Result<IndexMap<String, Value>, Failed> {
+    let mut out = IndexMap::new();
+    for part in split_arguments(text) {
         if let Some(colon) = part.find(':') {
-            args.insert(part[..colon].to_string(), value(&part[colon + 1..])?);
+            out.insert(part[..colon].to_string(), value(&part[colon + 1..])?);
         }
     }
-    Ok(Call { name: c[1].to_string(), args })
+    Ok(out)
 }
 
 /// Splits at commas outside braces, brackets and `<escape>` pairs; empty parts are skipped.
@@ -107,15 +112,10 @@ fn value(text: &str) -> Result<Value, Failed> {
         return Ok(if items.is_empty() { Value::Null } else { Value::List(items) });
     }
     if let Some(inner) = text.strip_prefix('{').and_then(|t| t.strip_suffix('}')) {
-        let mut members = IndexMap::new();
-        for part in split_arguments(inner) {
-            if let Some(colon) = part.find(':') {
-                members.insert(part[..colon].to_string(), value(&part[colon + 1..])?);
-            }
-        }
         // Go's map has no order; encoding/json writes its keys sorted.
-        members.sort_keys();
-        return Ok(Value::Dict(members));
+        let mut object = members(inner)?;
+        object.sort_keys();
+        return Ok(Value::Dict(object));
     }
     Ok(Value::Str(text.to_string()))
 }

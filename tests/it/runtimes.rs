@@ -86,7 +86,7 @@ const STRINGS: &[&str] = &[
 fn random_value(rng: &mut Rng, depth: usize) -> Value {
     match rng.below(if depth > 1 { 6 } else { 8 }) {
         0 => Value::Int(*rng.pick(&[0, 7, -3, 25, 1_000_000, i64::MAX])),
-        1 => Value::Float(*rng.pick(&[21.0, 0.25, -1.5, 1e-7, 3.14159, 1e21])),
+        1 => Value::Float(*rng.pick(&[21.0, 0.25, -1.5, 1e-7, 2.71, 1e21])),
         2 => Value::Bool(rng.below(2) == 0),
         3 => Value::Null,
         4 | 5 => Value::Str(rng.pick(STRINGS).to_string()),
