@@ -6,6 +6,7 @@ mod data;
 mod generalisation;
 pub mod html;
 pub mod plot;
+mod runtimes;
 mod tables;
 
 use std::path::{Path, PathBuf};
@@ -97,6 +98,9 @@ pub fn write_report(runs: &[Run], with_compare: bool, dataset: Option<&Dataset>,
     let extra = generalisation::sections(runs, labels, &series, out)?;
     sections.extend(extra.sections);
     charts.extend(extra.charts);
+    if let Some(h) = runtimes::section(runs, labels, dataset) {
+        sections.push(("Behind each runtime".into(), h));
+    }
     if !timing_html.is_empty() {
         sections.push(("Latency and throughput".into(), timing_html));
     }

@@ -47,6 +47,13 @@ fn report_is_self_contained_with_charts_and_cases() {
     assert!(html.contains("data-change=\"fixed\"") && html.contains("data-change=\"broken\""));
     assert!(html.contains("Convert 5 gallons to litres."), "prompt of the case");
     assert!(html.contains("&quot;convert_units&quot;"), "accepted answers");
+    // Each run read by every runtime's parser: B's right call has a bare number (`value:5`),
+    // which vLLM drops, so vLLM's cell is shaded and its loss is listed.
+    let runtimes = &html[html.find("<h2>Behind each runtime</h2>").expect("the runtimes section")..];
+    for parser in ["fgbench", "vllm", "ollama", "mlx", "llama-server"] {
+        assert!(runtimes.contains(&format!("<th>{parser}</th>")), "{parser} column");
+    }
+    assert!(runtimes.contains("<td>vllm</td><td>dropped argument</td><td>1</td><td>demo_multiple_0</td>"), "{runtimes}");
 }
 
 #[test]
