@@ -98,15 +98,7 @@ impl Run {
             dataset.cases.iter().map(|c| (c.id.as_str(), c.into())).collect();
         for r in self.results.iter_mut().chain(self.repeats.iter_mut()) {
             if let Some(case) = by_id.get(r.id.as_str()) {
-                let p = crate::records::Prediction {
-                    id: r.id.clone(),
-                    repeat: r.repeat,
-                    output: std::mem::take(&mut r.output),
-                    timings: r.timings.clone(),
-                    // A case the engine never answered stays failed under any rules.
-                    failure: crate::records::Failure::of_result(r),
-                };
-                *r = crate::run::result_record(case, &p, opts);
+                *r = crate::run::rejudge(case, r, opts);
             }
         }
         if let Some(m) = &mut self.manifest {

@@ -17,7 +17,6 @@ pub use loss::LossKind;
 use crate::codec::Call;
 use crate::compare::Run;
 use crate::dataset::Dataset;
-use crate::records::{Failure, Prediction};
 use crate::runtime::RuntimeParser;
 use crate::score::{AnswerKey, ScoreOptions};
 use crate::stats::{Accuracy, Paired};
@@ -89,17 +88,10 @@ fn verdicts(run: &Run, dataset: &Dataset, parsers: &[RuntimeParser]) -> Result<V
             id: r.id.clone(),
             dataset: dataset.path.display().to_string(),
         })?;
-        let p = Prediction {
-            id: r.id.clone(),
-            repeat: r.repeat,
-            output: r.output.clone(),
-            timings: r.timings.clone(),
-            failure: Failure::of_result(r),
-        };
         let per_parser = parsers
             .iter()
             .map(|&parser| {
-                let rec = crate::run::result_record(key, &p, &ScoreOptions { parser, ..scoring.clone() });
+                let rec = crate::run::rejudge(key, r, &ScoreOptions { parser, ..scoring.clone() });
                 (rec.valid, rec.calls)
             })
             .collect();

@@ -9,12 +9,16 @@ fn pct(x: f64) -> String {
 }
 
 fn tables(m: &Matrix) -> (Table, Table) {
-    let mut acc = Table::new(
-        &[("rendering", Align::Left), ("parser", Align::Left), ("accuracy", Align::Right), ("95% CI", Align::Right)]
-            .into_iter()
-            .chain([("vs reference", Align::Right), ("McNemar p", Align::Right), ("parser loss", Align::Right), ("gained", Align::Right)])
-            .collect::<Vec<_>>(),
-    );
+    let mut acc = Table::new(&[
+        ("rendering", Align::Left),
+        ("parser", Align::Left),
+        ("accuracy", Align::Right),
+        ("95% CI", Align::Right),
+        ("vs reference", Align::Right),
+        ("McNemar p", Align::Right),
+        ("parser loss", Align::Right),
+        ("gained", Align::Right),
+    ]);
     let mut loss = Table::new(&[
         ("rendering", Align::Left),
         ("parser", Align::Left),

@@ -335,6 +335,20 @@ pub fn result_record(case: &AnswerKey, p: &Prediction, opts: &ScoreOptions) -> R
     record_of(p.clone(), case.category.clone(), score_output(case, &p.output, opts))
 }
 
+/// A recorded result judged again under `opts` (a verdict is a pure function of the output
+/// and the case); a case the engine never answered stays failed under any rules.
+pub fn rejudge(case: &AnswerKey, r: &ResultRecord, opts: &ScoreOptions) -> ResultRecord {
+    let p = Prediction {
+        id: r.id.clone(),
+        repeat: r.repeat,
+        output: r.output.clone(),
+        timings: r.timings.clone(),
+        failure: Failure::of_result(r),
+    };
+    let scored = score_output(case, &p.output, opts);
+    record_of(p, case.category.clone(), scored)
+}
+
 /// The record of a prediction and its verdict; a failed prediction (the engine gave no
 /// answer) is wrong whatever its output, under its failure's kind.
 pub fn record_of(p: Prediction, category: String, mut s: Scored) -> ResultRecord {

@@ -11,8 +11,8 @@ use std::sync::LazyLock;
 use indexmap::IndexMap;
 use regex::Regex;
 
-use super::python_json_loads;
-use crate::codec::tokens::{END_CALL, ESCAPE, START_CALL};
+use super::{call_blocks, python_json_loads};
+use crate::codec::tokens::ESCAPE;
 use crate::codec::{Call, Value};
 
 static CALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?s)call:(\w+)\{(.*?)\}").expect("valid regex"));
@@ -21,26 +21,12 @@ pub(super) fn decode(output: &str) -> Vec<Call> {
     segments(output).into_iter().filter_map(parse_tool_call).collect()
 }
 
-/// The texts the server's state machine collects in its tool state.
+/// The texts the server's state machine collects in its tool state: an unclosed last one
+/// too, unless it is empty.
 fn segments(output: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = output;
-    while let Some(start) = rest.find(START_CALL) {
-        let body = &rest[start + START_CALL.len()..];
-        match body.find(END_CALL) {
-            Some(end) => {
-                out.push(&body[..end]);
-                rest = &body[end + END_CALL.len()..];
-            }
-            None => {
-                if !body.is_empty() {
-                    out.push(body);
-                }
-                break;
-            }
-        }
-    }
-    out
+    let (mut blocks, tail) = call_blocks(output);
+    blocks.extend(tail.filter(|t| !t.is_empty()));
+    blocks
 }
 
 /// `parse_tool_call`, or `None` where it raises.

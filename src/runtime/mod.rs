@@ -11,6 +11,7 @@ mod vllm;
 
 use serde::{Deserialize, Serialize};
 
+use crate::codec::tokens::{END_CALL, START_CALL};
 use crate::codec::{Call, Value, bfcl_decode};
 
 /// Which parser turns a raw completion into calls before scoring.
@@ -58,6 +59,20 @@ impl RuntimeParser {
             RuntimeParser::LlamaServer => Vec::new(),
         }
     }
+}
+
+/// The texts between each `<start_function_call>` and the next `<end_function_call>`, and
+/// what follows a last start marker that is never closed (runtimes differ on keeping it).
+fn call_blocks(output: &str) -> (Vec<&str>, Option<&str>) {
+    let mut blocks = Vec::new();
+    let mut rest = output;
+    while let Some(start) = rest.find(START_CALL) {
+        let body = &rest[start + START_CALL.len()..];
+        let Some(end) = body.find(END_CALL) else { return (blocks, Some(body)) };
+        blocks.push(&body[..end]);
+        rest = &body[end + END_CALL.len()..];
+    }
+    (blocks, None)
 }
 
 /// Python's `json.loads` on one value, as vLLM and mlx-lm try it: standard JSON plus `NaN`,

@@ -14,7 +14,8 @@ use std::sync::LazyLock;
 use indexmap::IndexMap;
 use regex::Regex;
 
-use crate::codec::tokens::{END_CALL, ESCAPE, START_CALL};
+use super::call_blocks;
+use crate::codec::tokens::ESCAPE;
 use crate::codec::{Call, Value};
 
 static CALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"call:([^{]+)\{(.*)\}").expect("valid regex"));
@@ -22,24 +23,11 @@ static CALL: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"call:([^{]+)\{(.*)\
 /// The response failed on the server: no calls reach the client.
 struct Failed;
 
+/// The server feeds the parser token by token, and each marker is one token, so the blocks
+/// its tool state hands to `parseToolCall` are the texts between the markers; an unclosed
+/// one stays in the buffer and is never emitted.
 pub(super) fn decode(output: &str) -> Vec<Call> {
-    blocks(output).into_iter().map(parse_call).collect::<Result<_, Failed>>().unwrap_or_default()
-}
-
-/// The texts the parser's tool state hands to `parseToolCall`. The server feeds the parser
-/// token by token, and each marker is one token, so a block is the text between a
-/// `<start_function_call>` and the next `<end_function_call>`; an unterminated one stays in
-/// the buffer and is never emitted.
-fn blocks(output: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut rest = output;
-    while let Some(start) = rest.find(START_CALL) {
-        let body = &rest[start + START_CALL.len()..];
-        let Some(end) = body.find(END_CALL) else { break };
-        out.push(&body[..end]);
-        rest = &body[end + END_CALL.len()..];
-    }
-    out
+    call_blocks(output).0.into_iter().map(parse_call).collect::<Result<_, Failed>>().unwrap_or_default()
 }
 
 fn parse_call(block: &str) -> Result<Call, Failed> {

@@ -115,7 +115,7 @@ pub struct Scored {
 /// Scores a raw completion against a case: decode as BFCL does, check with BFCL's rules,
 /// and report malformed output as `parse_error` when it is also wrong.
 pub fn score_output(case: &AnswerKey, output: &str, opts: &ScoreOptions) -> Scored {
-    let (calls, shape, parse_error) = analyse_output_with(output, opts.parser);
+    let (calls, shape, parse_error) = analyse_output(output, opts.parser);
     let mut check = check_calls(case, &calls, opts);
     if !check.valid && shape == OutputShape::Malformed {
         check.error_type = Some(PARSE_ERROR.into());
@@ -123,15 +123,10 @@ pub fn score_output(case: &AnswerKey, output: &str, opts: &ScoreOptions) -> Scor
     Scored { check, calls, shape, parse_error }
 }
 
-/// What an output is without a case to judge it by: the calls BFCL's decoder sees, its
-/// shape, and the strict parser's complaint.
-pub fn analyse_output(output: &str) -> (Vec<Call>, OutputShape, Option<String>) {
-    analyse_output_with(output, RuntimeParser::Fgbench)
-}
-
-/// As `analyse_output`, with the calls as `parser` reads them (the shape and complaint stay
-/// the strict parser's: they describe the text, whoever reads it).
-pub fn analyse_output_with(output: &str, parser: RuntimeParser) -> (Vec<Call>, OutputShape, Option<String>) {
+/// What an output is without a case to judge it by: the calls as `parser` reads them
+/// (fgbench's: BFCL's decoder), its shape, and the strict parser's complaint (the shape and
+/// complaint describe the text, whoever reads it).
+pub fn analyse_output(output: &str, parser: RuntimeParser) -> (Vec<Call>, OutputShape, Option<String>) {
     let calls = parser.decode(output);
     let (shape, parse_error) = match codec::parse(output) {
         Ok(p) if !p.calls.is_empty() => (OutputShape::Calls, None),

@@ -20,7 +20,7 @@ use super::protocol::{CaseInput, ErrorCode, Input, Settings, error_line};
 use super::{LoadedModel, Shared};
 use crate::dataset::{Case, CheckKind};
 use crate::engine::{Completion, EngineError, Request};
-use crate::score::{analyse_output_with, score_output};
+use crate::score::{analyse_output, score_output};
 
 #[derive(Clone, Copy, PartialEq)]
 pub enum WorkKind {
@@ -256,7 +256,7 @@ fn outcome(shared: &Shared, case: Option<&Case>, judged: bool, c: &Completion) -
             (s.calls, s.shape, s.parse_error, Some(verdict))
         }
         _ => {
-            let (calls, shape, parse_error) = analyse_output_with(&c.text, shared.cfg.scoring.parser);
+            let (calls, shape, parse_error) = analyse_output(&c.text, shared.cfg.scoring.parser);
             (calls, shape, parse_error, None)
         }
     };
